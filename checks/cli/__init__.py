@@ -1,0 +1,1 @@
+"""The ``katas`` command: one module per subcommand, output through ``checks.cli.output``."""

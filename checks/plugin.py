@@ -1,0 +1,435 @@
+"""The pytest plugin that runs kata suites against a throwaway MLflow.
+
+Hooks are in lifecycle order: options, configure, report header, fixtures, the test call
+and its report, then the session summary.
+"""
+
+from __future__ import annotations
+
+import copy
+import getpass
+import json
+import os
+import tempfile
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from checks import sandbox as sandboxes
+from checks.outcomes import Outcome, kata_outcome
+from checks.solutions import (
+    InvalidSolutionsRoot,
+    KataLocation,
+    SolutionImportError,
+    load_solution,
+    locate_kata,
+    resolve_solutions_root,
+    solution_path,
+    unload_solution,
+)
+
+SANDBOX_KEY = pytest.StashKey["sandboxes.Sandbox"]()
+SOLUTION_FILE_KEY = pytest.StashKey[Path]()
+OUTCOME_PROPERTY = "katas_outcome"
+TASK_PROPERTY = "katas_task"
+KATA_PROPERTY = "katas_kata"
+
+
+# Warnings that MLflow 3.17 and its dependencies raise on every run. They say nothing about
+# the learner's code and would bury the failures that do.
+THIRD_PARTY_NOISE = (
+    "ignore::sqlalchemy.exc.SADeprecationWarning",
+    "ignore:Operation with range is deprecated",
+    "ignore:Hint. Inferred schema contains integer column",
+)
+
+
+# -- options and configuration ---------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("katas", "MLflow katas")
+    group.addoption(
+        "--solutions",
+        default="katas",
+        metavar="katas|reference|PATH",
+        help=(
+            "Where the modules under test come from: 'katas' (the learner's stubs in this "
+            "checkout), 'reference' (the hidden reference solutions) or a submission folder. "
+            "Default: katas."
+        ),
+    )
+    group.addoption(
+        "--katas-report",
+        default=None,
+        metavar="FILE",
+        help="Write every kata test's outcome and message to FILE as JSON. Default: no file.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "task(number): the kata README task that the test checks, counted from 1"
+    )
+    for warning_filter in THIRD_PARTY_NOISE:
+        config.addinivalue_line("filterwarnings", warning_filter)
+    sandboxes.apply_offline_environment()
+    config.pluginmanager.register(KataResults(config), "katas-results")
+
+
+def pytest_report_header(config: pytest.Config, start_path: Path) -> list[str]:
+    import mlflow
+
+    choice = config.getoption("solutions")
+    return [f"katas: solutions={choice}, mlflow {mlflow.__version__}, store=sqlite per test"]
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+def template_cache_dir() -> Path:
+    """Return the folder for the template store: KATAS_CACHE_DIR, or one in the temp folder."""
+    configured = os.environ.get("KATAS_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(tempfile.gettempdir()) / f"katas-cache-{getpass.getuser()}"
+
+
+@pytest.fixture(scope="session")
+def katas_template_store() -> Path:
+    """A migrated MLflow SQLite store that every kata test starts from a copy of."""
+    return sandboxes.ensure_template(template_cache_dir())
+
+
+@pytest.fixture(autouse=True)
+def mlflow_sandbox(request: pytest.FixtureRequest) -> Iterator[sandboxes.Sandbox | None]:
+    """Give each kata test its own MLflow store, artifact root and working folder.
+
+    Tests outside a kata folder get None and an untouched environment.
+    """
+    import mlflow
+
+    if locate_kata(request.path) is None:
+        yield None
+        return
+
+    template = request.getfixturevalue("katas_template_store")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    sandbox = sandboxes.create_sandbox(template, tmp_path)
+
+    patch = pytest.MonkeyPatch()
+    try:
+        for name in sandboxes.MLFLOW_LOCATION_VARIABLES:
+            patch.delenv(name, raising=False)
+        patch.setenv("MLFLOW_TRACKING_URI", sandbox.tracking_uri)
+        patch.setenv("MLFLOW_REGISTRY_URI", sandbox.registry_uri)
+        patch.chdir(sandbox.root)
+        sandboxes.reset_global_state()
+        mlflow.set_tracking_uri(sandbox.tracking_uri)
+        mlflow.set_registry_uri(sandbox.registry_uri)
+        request.node.stash[SANDBOX_KEY] = sandbox
+        with sandboxes.fast_requirement_inference():
+            yield sandbox
+    finally:
+        sandboxes.reset_global_state()
+        patch.undo()
+
+
+@dataclass
+class _SnapshotEntry:
+    folder: Path
+    source_root: Path
+    value: object
+
+
+@pytest.fixture(scope="module")
+def _snapshot_entries() -> dict[str, _SnapshotEntry]:
+    return {}
+
+
+class MlflowSnapshot:
+    """Run an expensive learner call once per module and replay its MLflow state after.
+
+    Many tests read the state that one call of the learner's code leaves (a training run,
+    say). The first test to ask runs the call in its own sandbox and saves the store and
+    files; later tests start from a copy of them in their own sandbox. Every test still
+    has a private store, so a test that changes state cannot affect another, and results
+    do not depend on test order. A call that raises is not saved, so each test reruns it.
+    """
+
+    def __init__(
+        self,
+        sandbox: sandboxes.Sandbox,
+        entries: dict[str, _SnapshotEntry],
+        folder_factory: pytest.TempPathFactory,
+    ) -> None:
+        self._sandbox = sandbox
+        self._entries = entries
+        self._folder_factory = folder_factory
+
+    def run_once(self, key: str, call):
+        """Return ``call()``'s value, running it only if no earlier test saved ``key``."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            sandboxes.restore_snapshot(entry.folder, entry.source_root, self._sandbox)
+            return copy.deepcopy(entry.value)
+
+        value = call()
+        folder = self._folder_factory.mktemp("snapshot") / "state"
+        sandboxes.save_snapshot(self._sandbox, folder)
+        self._entries[key] = _SnapshotEntry(folder, self._sandbox.root, copy.deepcopy(value))
+        return value
+
+
+@pytest.fixture
+def mlflow_snapshot(
+    mlflow_sandbox: sandboxes.Sandbox | None,
+    _snapshot_entries: dict[str, _SnapshotEntry],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> MlflowSnapshot:
+    """Replay the MLflow state of a learner call that an earlier test in the module made."""
+    if mlflow_sandbox is None:
+        raise pytest.UsageError("mlflow_snapshot only works in a kata suite.")
+    return MlflowSnapshot(mlflow_sandbox, _snapshot_entries, tmp_path_factory)
+
+
+@pytest.fixture
+def solution(request: pytest.FixtureRequest, mlflow_sandbox: sandboxes.Sandbox | None):
+    """The module under test, loaded from the root chosen with ``--solutions``."""
+    location = locate_kata(request.path)
+    if location is None:
+        raise pytest.UsageError(
+            f"The solution fixture only works in a kata suite, a file "
+            f"<track>/<phase>/<kata>/test_<kata>.py under a folder holding katas.toml; "
+            f"{request.path} is not one."
+        )
+    try:
+        root = resolve_solutions_root(request.config.getoption("solutions"), location.track_root)
+    except InvalidSolutionsRoot as error:
+        raise pytest.UsageError(str(error)) from None
+
+    path = solution_path(root, location.kata_id)
+    request.node.stash[SOLUTION_FILE_KEY] = path
+    module = load_solution(location.kata_id, path)
+    try:
+        yield module
+    finally:
+        unload_solution(location.kata_id)
+
+
+# -- the test call and its report --------------------------------------------------------------
+
+
+class SandboxViolation(AssertionError):
+    """Raised when learner code re-points MLflow away from the test's store."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    import mlflow
+
+    sandbox = item.stash.get(SANDBOX_KEY, None)
+    if sandbox is None:
+        return (yield)
+
+    failed = True
+    try:
+        result = yield
+        failed = False
+        return result
+    finally:
+        tracking_uri = mlflow.get_tracking_uri()
+        leaked = sandboxes.end_leaked_runs()
+        if tracking_uri != sandbox.tracking_uri:
+            raise SandboxViolation(_repointed_message(tracking_uri, sandbox)) from None
+        if leaked and not failed:
+            raise SandboxViolation(_leaked_runs_message(leaked)) from None
+
+
+def _repointed_message(tracking_uri: str, sandbox: sandboxes.Sandbox) -> str:
+    return (
+        f"Your code pointed MLflow at {tracking_uri!r} (mlflow.set_tracking_uri or "
+        f"MLFLOW_TRACKING_URI), but every kata test gives MLflow its own throwaway store, "
+        f"{sandbox.tracking_uri!r}, and reads the results from there.\n"
+        "Remove the call: the tracking URI belongs to the environment a program runs in, "
+        "not to the code, so the same code can log to a laptop store, a team server or CI."
+    )
+
+
+def _leaked_runs_message(run_ids: list[str]) -> str:
+    listed = ", ".join(run_ids)
+    return (
+        f"Your code left {len(run_ids)} run(s) active after it returned: {listed}.\n"
+        "An active run keeps status RUNNING and collects whatever is logged next, even by "
+        "other code. Use `with mlflow.start_run(...):` so the run ends (FINISHED, or FAILED "
+        "on an exception) when the block ends, or call mlflow.end_run()."
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[pytest.TestReport]:
+    report: pytest.TestReport = yield
+    location = locate_kata(item.path)
+    if location is None:
+        return report
+
+    outcome = _classify(item, call, report)
+    if outcome is None:
+        return report
+
+    report.user_properties.append((KATA_PROPERTY, location.kata_id))
+    report.user_properties.append((OUTCOME_PROPERTY, outcome.value))
+    marker = item.get_closest_marker("task")
+    if marker is not None and marker.args:
+        report.user_properties.append((TASK_PROPERTY, int(marker.args[0])))
+
+    if call.excinfo is not None and report.failed:
+        report.longrepr = _learner_message(item, call, outcome, location) or report.longrepr
+    return report
+
+
+def _classify(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+) -> Outcome | None:
+    """Return the test's outcome for the report that decides it, or None for other phases."""
+    if report.when == "setup" and report.passed:
+        return None
+    if report.when == "teardown" and (report.passed or report.skipped):
+        return None
+    if report.skipped:
+        return None
+    if report.passed:
+        return Outcome.PASSED
+
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, SolutionImportError):
+        return Outcome.DOES_NOT_IMPORT
+    if isinstance(error, NotImplementedError) and _raised_in_solution(item, call):
+        return Outcome.NOT_STARTED
+    return Outcome.FAILING
+
+
+def _raised_in_solution(item: pytest.Item, call: pytest.CallInfo[None]) -> bool:
+    """Check that the exception was raised inside the module under test."""
+    path = item.stash.get(SOLUTION_FILE_KEY, None)
+    if path is None or call.excinfo is None:
+        return False
+    frames = traceback.extract_tb(call.excinfo.tb)
+    return bool(frames) and Path(frames[-1].filename).resolve() == path.resolve()
+
+
+def _learner_message(
+    item: pytest.Item, call: pytest.CallInfo[None], outcome: Outcome, location: KataLocation
+) -> str | None:
+    """Return a short failure text for the cases where a traceback only gets in the way."""
+    assert call.excinfo is not None
+    error = call.excinfo.value
+
+    if outcome is Outcome.DOES_NOT_IMPORT:
+        assert isinstance(error, SolutionImportError)
+        return f"{location.kata_id}: {error.summary}\n{error.detail}".rstrip()
+
+    if outcome is Outcome.NOT_STARTED:
+        frame = traceback.extract_tb(call.excinfo.tb)[-1]
+        return (
+            f"{location.kata_id}: not started. {frame.name}() in {Path(frame.filename).name}, "
+            f"line {frame.lineno}, still raises NotImplementedError: {error}"
+        )
+
+    if isinstance(error, AssertionError) and not isinstance(error, pytest.fail.Exception):
+        test_frame = _last_frame_in(call.excinfo.tb, item.path)
+        where = f"{item.path.name}:{test_frame.lineno}" if test_frame else item.path.name
+        return f"{where}: {item.name}\n{error}".rstrip()
+    return None
+
+
+def _last_frame_in(tb, path: Path) -> traceback.FrameSummary | None:
+    found = None
+    for frame in traceback.extract_tb(tb):
+        if Path(frame.filename).resolve() == path.resolve():
+            found = frame
+    return found
+
+
+# -- session summary -----------------------------------------------------------------------
+
+
+@dataclass
+class TestResult:
+    """One kata test's result as the plugin reports it."""
+
+    nodeid: str
+    kata: str
+    outcome: str
+    task: int | None
+    message: str
+
+
+@dataclass
+class KataResults:
+    """Collect kata test results from the reports and summarize them per kata.
+
+    Registered as a plugin object at configure time. Under pytest-xdist the reports reach
+    the controller with their user properties, so the summary covers every worker.
+    """
+
+    config: pytest.Config
+    tests: dict[str, TestResult] = field(default_factory=dict)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        properties = dict(report.user_properties)
+        outcome = properties.get(OUTCOME_PROPERTY)
+        if outcome is None:
+            return
+        previous = self.tests.get(report.nodeid)
+        # A failing teardown turns a passed call into a failure, never the other way round.
+        if previous is not None and previous.outcome != Outcome.PASSED.value:
+            return
+        self.tests[report.nodeid] = TestResult(
+            nodeid=report.nodeid,
+            kata=properties[KATA_PROPERTY],
+            outcome=outcome,
+            task=properties.get(TASK_PROPERTY),
+            message="" if report.passed else str(report.longrepr),
+        )
+
+    def by_kata(self) -> dict[str, list[TestResult]]:
+        grouped: dict[str, list[TestResult]] = {}
+        for result in self.tests.values():
+            grouped.setdefault(result.kata, []).append(result)
+        return dict(sorted(grouped.items()))
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        grouped = self.by_kata()
+        if not grouped:
+            return
+        terminalreporter.section("katas")
+        width = max(len(kata) for kata in grouped)
+        for kata, tests in grouped.items():
+            outcome = kata_outcome(Outcome(test.outcome) for test in tests)
+            passed = sum(test.outcome == Outcome.PASSED.value for test in tests)
+            terminalreporter.write_line(
+                f"{kata:<{width}}  {outcome.value:<15}  {passed}/{len(tests)} tests passed",
+                green=outcome is Outcome.PASSED,
+                red=outcome is not Outcome.PASSED,
+            )
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        report_path = self.config.getoption("katas_report")
+        if not report_path or hasattr(self.config, "workerinput"):
+            return
+        katas = {}
+        for kata, tests in self.by_kata().items():
+            katas[kata] = {
+                "outcome": kata_outcome(Outcome(test.outcome) for test in tests).value,
+                "passed": sum(test.outcome == Outcome.PASSED.value for test in tests),
+                "total": len(tests),
+                "tests": [vars(test) for test in tests],
+            }
+        document = {"solutions": self.config.getoption("solutions"), "katas": katas}
+        Path(report_path).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
