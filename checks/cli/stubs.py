@@ -1,0 +1,41 @@
+"""``katas stubs [--check]``: regenerate the learner stubs from the reference solutions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from checks.cli import output
+from checks.stubgen import StubError, stub_pairs
+
+
+def run_stubs(checkout: Path, check: bool) -> int:
+    """Write every stale stub, or with ``check`` only list them; return the exit code."""
+    pairs = stub_pairs(checkout)
+    if not pairs:
+        output.error(f"No reference modules under {checkout / 'reference'}.")
+        return 2
+    stale = []
+    for pair in pairs:
+        try:
+            current = pair.is_current()
+            expected = pair.expected()
+        except StubError as failure:
+            output.error(str(failure))
+            return 2
+        if current:
+            continue
+        stale.append(pair)
+        if not check:
+            pair.stub.parent.mkdir(parents=True, exist_ok=True)
+            pair.stub.write_text(expected, encoding="utf-8")
+
+    relative = [str(pair.stub.relative_to(checkout)) for pair in stale]
+    if check and stale:
+        output.error(
+            "These stubs differ from what their references generate: " + ", ".join(relative),
+            hint="Run `katas stubs` to regenerate them.",
+        )
+        return 1
+    verb = "Regenerated" if stale else "Checked"
+    output.console.print(f"{verb} {len(stale) if stale else len(pairs)} stub(s).")
+    return 0
