@@ -291,4 +291,4 @@ def assert_same_values(
     """Check two sequences are equal and show the first difference."""
     if list(expected) == list(actual):
         return
-    fail(f"{what} differ.", expected=list(expected), actual=list(actual), why=why)
+    fail(f"{what} do not match.", expected=list(expected), actual=list(actual), why=why)

@@ -46,7 +46,7 @@ class SuiteReport:
 
 def run_suite(run: SuiteRun, report_dir: Path) -> SuiteReport:
     """Run one request and return its report; a run without a report keeps pytest's output."""
-    report_path = report_dir / f"{run.name}.json"
+    report_path = report_dir / f"{run.name.replace('/', '-')}.json"
     command = [
         sys.executable,
         "-m",

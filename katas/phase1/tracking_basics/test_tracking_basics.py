@@ -9,6 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import accuracy_score, f1_score
 
 from checks import state
@@ -41,6 +42,12 @@ def predictions_of_logged_model(run, features: pd.DataFrame):
     return mlflow.pyfunc.load_model(model.model_uri).predict(features)
 
 
+def forest_test_predictions(splits):
+    """Predict the test split with a forest trained as the kata describes."""
+    forest = RandomForestClassifier(**ARGUMENTS).fit(splits.X_train, splits.y_train)
+    return forest.predict(splits.X_test)
+
+
 @pytest.mark.task(1)
 def test_returns_id_of_finished_run(solution, mlflow_snapshot):
     run = trained_run(solution, mlflow_snapshot)
@@ -62,6 +69,28 @@ def test_run_is_only_run_in_named_experiment(solution, mlflow_snapshot):
     )
 
 
+@pytest.mark.task(1)
+def test_second_call_adds_run_to_same_experiment(solution, mlflow_snapshot):
+    first = trained_run(solution, mlflow_snapshot)
+
+    try:
+        second_id = solution.train_and_log(EXPERIMENT, **ARGUMENTS)
+    except Exception as error:  # noqa: BLE001 (the failure is the learner's to see)
+        state.fail(
+            f"A second call of train_and_log({EXPERIMENT!r}, ...) raised {error!r}.",
+            expected="a second run in the existing experiment",
+            why="mlflow.set_experiment selects an existing experiment or creates a missing one; "
+            "mlflow.create_experiment fails when the name is taken.",
+        )
+
+    state.assert_same_values(
+        f"The runs in experiment {EXPERIMENT!r} after two calls",
+        sorted([first.info.run_id, second_id]),
+        sorted(logged.info.run_id for logged in state.experiment_runs(EXPERIMENT)),
+        why="Each call must log one new run into the same experiment.",
+    )
+
+
 @pytest.mark.task(2)
 def test_hyperparameters_logged_as_params(solution, mlflow_snapshot):
     run = trained_run(solution, mlflow_snapshot)
@@ -73,12 +102,13 @@ def test_hyperparameters_logged_as_params(solution, mlflow_snapshot):
 def test_accuracy_is_on_test_split(solution, mlflow_snapshot, splits):
     run = trained_run(solution, mlflow_snapshot)
 
-    predictions = predictions_of_logged_model(run, splits.X_test)
-
-    expected = accuracy_score(splits.y_test, predictions)
+    expected = accuracy_score(splits.y_test, forest_test_predictions(splits))
 
     state.assert_metric_close(
-        run, "accuracy", expected, meaning="the accuracy of the logged model on the test split"
+        run,
+        "accuracy",
+        expected,
+        meaning="the accuracy on the test split of a forest trained with the given arguments",
     )
 
 
@@ -86,15 +116,13 @@ def test_accuracy_is_on_test_split(solution, mlflow_snapshot, splits):
 def test_f1_is_macro_average_on_test_split(solution, mlflow_snapshot, splits):
     run = trained_run(solution, mlflow_snapshot)
 
-    predictions = predictions_of_logged_model(run, splits.X_test)
-
-    expected = f1_score(splits.y_test, predictions, average="macro")
+    expected = f1_score(splits.y_test, forest_test_predictions(splits), average="macro")
 
     state.assert_metric_close(
         run,
         "f1_macro",
         expected,
-        meaning="the macro-averaged F1 (average='macro') of the logged model on the test split",
+        meaning="the macro-averaged F1 (average='macro') on the test split",
     )
 
 
@@ -108,6 +136,24 @@ def test_model_is_logged_model_of_run(solution, mlflow_snapshot):
         f"The LoggedModel {model.model_id} names run {model.source_run_id} as its source, "
         f"not {run.info.run_id}. Log the model inside the training run."
     )
+
+
+@pytest.mark.task(4)
+def test_logged_model_uses_given_hyperparameters(solution, mlflow_snapshot):
+    run = trained_run(solution, mlflow_snapshot)
+
+    model = state.single_logged_model(run, name="model")
+    forest = mlflow.sklearn.load_model(model.model_uri)
+
+    trained_with = {name: forest.get_params().get(name) for name in ARGUMENTS}
+    if trained_with != ARGUMENTS:
+        state.fail(
+            "The logged forest was not trained with the arguments of train_and_log.",
+            expected=ARGUMENTS,
+            actual=trained_with,
+            why="Pass n_estimators, max_depth and random_state to RandomForestClassifier, "
+            "so the params you log describe the model you log.",
+        )
 
 
 @pytest.mark.task(4)
@@ -189,20 +235,21 @@ def test_run_carries_dataset_and_model_tags(solution, mlflow_snapshot):
     state.assert_tags(run, {"dataset": "iris", "model_type": "random_forest"})
 
 
-@pytest.mark.task(7)
+@pytest.mark.task(8)
 def test_holdout_scores_logged_on_same_run(solution, mlflow_snapshot):
     run = trained_run(solution, mlflow_snapshot)
 
     solution.evaluate_logged_model(run.info.run_id, random_state=ARGUMENTS["random_state"])
 
-    after = mlflow.get_run(run.info.run_id)
-    state.assert_metric_names(after, ["holdout_accuracy", "holdout_f1_macro"])
+    all_runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     state.assert_same_values(
-        f"The runs in experiment {EXPERIMENT!r} before and after the evaluation",
+        "The runs in the store before and after the evaluation",
         [run.info.run_id],
-        [logged.info.run_id for logged in state.experiment_runs(EXPERIMENT)],
+        [logged.info.run_id for logged in all_runs],
         why="Resume the training run with mlflow.start_run(run_id=...), not a new run.",
     )
+    after = mlflow.get_run(run.info.run_id)
+    state.assert_metric_names(after, ["holdout_accuracy", "holdout_f1_macro"])
 
 
 @pytest.mark.task(7)
@@ -266,8 +313,14 @@ def test_holdout_predictions_logged_as_csv(solution, mlflow_snapshot, splits):
         list(table.columns),
     )
     state.assert_same_values(
-        "The target column and the holdout labels, row by row",
-        list(splits.y_holdout),
-        list(table["target"]),
+        "The target column and the holdout labels, row by row,",
+        splits.y_holdout.tolist(),
+        table["target"].tolist(),
         why="Keep the holdout rows in their order so each prediction sits beside its label.",
+    )
+    state.assert_same_values(
+        "The prediction column and the logged model's holdout predictions, row by row,",
+        predictions_of_logged_model(run, splits.X_holdout).tolist(),
+        table["prediction"].tolist(),
+        why="The prediction column holds what the loaded model predicted for each row.",
     )

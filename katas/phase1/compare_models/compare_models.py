@@ -1,0 +1,159 @@
+"""Kata phase1/compare_models: compare five classifiers on one split with nested MLflow runs.
+
+Fill in the two functions below, task by task, as the kata's README describes. Run the tests
+with ``pytest katas/phase1/compare_models``. The tests point MLflow at a throwaway store, so
+do not set a tracking URI here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from sklearn.base import ClassifierMixin
+from sklearn.datasets import load_wine
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+# The algorithms to compare, in the order their child runs start (task 1).
+ALGORITHMS = ("logistic_regression", "svm", "decision_tree", "random_forest", "knn")
+
+# The name of the test split's dataset input on every child run (task 2).
+TEST_DATASET_NAME = "wine-test"
+
+# The comparison table, an artifact of the parent run (task 4).
+COMPARISON_ARTIFACT = "comparison.csv"
+
+# The metric that decides which child is best, where higher is better (tasks 5 and 6).
+SELECTION_METRIC = "f1_macro"
+
+# The tag that marks the best child run, with the value "true" (task 6).
+BEST_TAG = "best"
+
+
+@dataclass(frozen=True)
+class WineSplit:
+    """Wine split into a training and a test set."""
+
+    X_train: pd.DataFrame
+    y_train: pd.Series
+    X_test: pd.DataFrame
+    y_test: pd.Series
+
+
+def load_wine_split(random_state: int = 42) -> WineSplit:
+    """Split wine 70/30 into training and test sets, stratified by cultivar.
+
+    Given code: use it as it is. The same ``random_state`` always gives the same split.
+    """
+    features, target = load_wine(return_X_y=True, as_frame=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        features, target, test_size=0.3, stratify=target, random_state=random_state
+    )
+    return WineSplit(X_train, y_train, X_test, y_test)
+
+
+def build_candidates(random_state: int = 42) -> dict[str, ClassifierMixin]:
+    """Return one unfitted classifier per name in ALGORITHMS, in that order.
+
+    Given code: use it as it is. SVM and k-nearest neighbours compare distances between
+    rows, so without scaling the proline column (values in the hundreds) would outweigh
+    every other feature. Their pipelines, and logistic regression's, start with a
+    StandardScaler, which learns its means and deviations from the training rows only.
+    Trees split one feature at a time and need no scaling.
+    """
+    return {
+        "logistic_regression": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+        "svm": make_pipeline(StandardScaler(), SVC(random_state=random_state)),
+        "decision_tree": DecisionTreeClassifier(max_depth=3, random_state=random_state),
+        "random_forest": RandomForestClassifier(
+            n_estimators=30, max_depth=3, random_state=random_state
+        ),
+        "knn": make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=5)),
+    }
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """The runs that one comparison logged and the algorithm that won it."""
+
+    parent_run_id: str
+    child_run_ids: dict[str, str]
+    best_algorithm: str
+
+
+def compare_models(experiment_name: str, random_state: int = 42) -> ComparisonResult:
+    """Train every candidate on one shared split and compare them in nested MLflow runs.
+
+    Args:
+        experiment_name: The MLflow experiment to log into, created if it does not exist.
+        random_state: Seed for the split and for the candidates that use randomness.
+
+    Returns:
+        A ComparisonResult with the parent run's id, each algorithm's child run id and the
+        best algorithm. The experiment then contains one finished parent run and, nested under
+        it, one finished child run per name in ALGORITHMS, named after the algorithm. Each
+        child has:
+
+        - the test split as a dataset input named TEST_DATASET_NAME with context ``test``:
+          the test features plus a ``target`` column with the labels;
+        - metrics ``accuracy`` and ``f1_macro`` (macro-averaged F1) on the test split.
+
+        The parent has the artifact ``comparison.csv`` (one row per algorithm with the
+        columns ``algorithm``, ``run_id``, ``accuracy`` and ``f1_macro``, highest f1_macro
+        first) and the tags ``best_algorithm`` and ``best_run_id``. The best child, the one
+        with the highest f1_macro, carries the tag ``best`` with the value ``"true"``.
+
+    Example:
+        >>> result = compare_models("wine-comparison")
+        >>> result.best_algorithm  # doctest: +SKIP
+        'random_forest'
+    """
+    split = load_wine_split(random_state)
+    candidates = build_candidates(random_state)
+
+    # TODO(1): Select the experiment and start a parent run. Inside it, start one nested
+    #   child run per candidate, named after its algorithm.
+    # TODO(2): Describe the test split (features plus a "target" column) as an MLflow
+    #   dataset named TEST_DATASET_NAME, and log it as an input of every child run with
+    #   the context "test".
+    # TODO(3): Fit the candidate on the training split, then log its accuracy
+    #   and macro F1 on the test split as the metrics "accuracy" and "f1_macro".
+    # TODO(4): Log a table with one row per algorithm and the columns algorithm, run_id,
+    #   accuracy and f1_macro, highest f1_macro first, as COMPARISON_ARTIFACT on the
+    #   parent run.
+    # TODO(6): Find the best child with best_child_run_id (task 5, below), tag it with
+    #   BEST_TAG="true", and tag the parent with best_algorithm and best_run_id.
+    # TODO(7): Return the parent run id, the child run ids by algorithm and the best
+    #   algorithm as a ComparisonResult.
+    raise NotImplementedError("Write TODO(1) to TODO(4), TODO(6) and TODO(7) of compare_models.")
+
+
+def best_child_run_id(parent_run_id: str, metric: str = SELECTION_METRIC) -> str:
+    """Find the child run of ``parent_run_id`` with the highest ``metric``, with search_runs.
+
+    Args:
+        parent_run_id: A run with nested child runs. It may belong to any experiment, not
+            only the active one.
+        metric: The name of a metric the children logged, where higher values are better.
+
+    Returns:
+        The id of the direct child run whose ``metric`` is highest. Runs that are not
+        children of ``parent_run_id``, and the parent itself, never count. If children tie,
+        any of them may be returned.
+
+    Raises:
+        LookupError: If no child run of ``parent_run_id`` logged ``metric``.
+    """
+    # TODO(5): Search the parent's experiment for its children, ordered by the metric with
+    #   the highest value first, and return the first one's id.
+    raise NotImplementedError("Write TODO(5) of best_child_run_id.")
