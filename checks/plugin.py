@@ -21,6 +21,7 @@ import pytest
 from checks import sandbox as sandboxes
 from checks.outcomes import Outcome, kata_outcome
 from checks.solutions import (
+    SOLUTION_ROOT_NAMES,
     InvalidSolutionsRoot,
     KataLocation,
     SolutionImportError,
@@ -28,6 +29,7 @@ from checks.solutions import (
     locate_kata,
     resolve_solutions_root,
     solution_path,
+    solutions_folder,
     unload_solution,
 )
 
@@ -77,7 +79,24 @@ def pytest_configure(config: pytest.Config) -> None:
     for warning_filter in THIRD_PARTY_NOISE:
         config.addinivalue_line("filterwarnings", warning_filter)
     sandboxes.apply_offline_environment()
+    _check_solutions_option(config)
     config.pluginmanager.register(KataResults(config), "katas-results")
+
+
+def _check_solutions_option(config: pytest.Config) -> None:
+    """Make a ``--solutions`` folder absolute, or stop the run when it does not exist.
+
+    A relative path is taken from the folder pytest was started in. The sandbox later moves
+    every kata test into its own temporary folder, where the same path would name nothing.
+    """
+    choice = config.getoption("solutions")
+    if choice in SOLUTION_ROOT_NAMES:
+        return
+    try:
+        folder = solutions_folder(choice, config.invocation_params.dir)
+    except InvalidSolutionsRoot as error:
+        raise pytest.UsageError(str(error)) from None
+    config.option.solutions = str(folder)
 
 
 def pytest_report_header(config: pytest.Config, start_path: Path) -> list[str]:

@@ -37,7 +37,7 @@ MLFLOW_LOCATION_VARIABLES = (
 )
 
 # Settings that keep every kata offline and quiet. They are applied for the whole test
-# process, before MLflow starts its telemetry client.
+# process when pytest configures the plugin.
 OFFLINE_ENVIRONMENT = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "1",
@@ -49,9 +49,19 @@ OFFLINE_ENVIRONMENT = {
 
 
 def apply_offline_environment() -> None:
-    """Set the offline and no-telemetry variables unless the user set them already."""
-    for name, value in OFFLINE_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
+    """Set the offline and no-telemetry variables, overriding the user's values.
+
+    No kata needs the network, and a test run must not send telemetry whatever the
+    learner's shell says.
+
+    MLflow (3.17) creates its telemetry client when it is imported, which happens when
+    pytest loads this plugin and so before these variables exist. The client is created
+    again here, and it reads MLFLOW_DISABLE_TELEMETRY at that point.
+    """
+    from mlflow.telemetry.client import set_telemetry_client
+
+    os.environ.update(OFFLINE_ENVIRONMENT)
+    set_telemetry_client()
 
 
 def sqlite_uri(path: Path) -> str:

@@ -12,7 +12,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, TracebackType
 
 MANIFEST_NAME = "katas.toml"
 SOLUTION_ROOT_NAMES = ("katas", "reference")
@@ -86,14 +86,23 @@ def resolve_solutions_root(choice: str, track_root: Path) -> Path:
             )
         return root
 
-    folder = Path(choice).expanduser().resolve()
+    folder = solutions_folder(choice, Path.cwd())
+    if (folder / "katas").is_dir():
+        return folder / "katas"
+    return folder
+
+
+def solutions_folder(choice: str, base: Path) -> Path:
+    """Return the absolute folder that a ``--solutions`` path names, relative to ``base``.
+
+    Raises InvalidSolutionsRoot when the folder does not exist.
+    """
+    folder = (base / Path(choice).expanduser()).resolve()
     if not folder.is_dir():
         raise InvalidSolutionsRoot(
             f"--solutions {choice!r} is not 'katas', 'reference' or an existing folder. "
             "Pass a submission folder (a checkout of a learner's copy) or one of the two names."
         )
-    if (folder / "katas").is_dir():
-        return folder / "katas"
     return folder
 
 
@@ -145,7 +154,9 @@ def load_solution(kata_id: str, path: Path) -> ModuleType:
             kata_id,
             path,
             f"does not import: {type(error).__name__} in {where}: {error}",
-            detail="".join(traceback.format_exception(error)),
+            detail="".join(
+                traceback.format_exception(type(error), error, _traceback_from(path, error))
+            ),
         ) from None
     finally:
         sys.dont_write_bytecode = previous
@@ -164,3 +175,15 @@ def _innermost_line_in(path: Path, error: BaseException) -> int | None:
         if Path(frame.filename).resolve() == path.resolve():
             line = frame.lineno
     return line
+
+
+def _traceback_from(path: Path, error: BaseException) -> TracebackType | None:
+    """Return the error's traceback from its first frame in ``path`` on.
+
+    The frames before it belong to the loader and importlib, which the learner cannot act
+    on. Without a frame in ``path`` the whole traceback is returned.
+    """
+    tb = error.__traceback__
+    while tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve() != path.resolve():
+        tb = tb.tb_next
+    return tb or error.__traceback__

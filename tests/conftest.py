@@ -14,6 +14,9 @@ from tests.suites import (
     solutions_tree_for,
 )
 
+# pytester runs small pytest projects in a subprocess; the plugin tests are written with it.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def files_before_suites() -> set[str]:

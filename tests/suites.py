@@ -43,6 +43,14 @@ class SuiteReport:
         entry = self.katas.get(kata_id, {"tests": []})
         return {test["nodeid"].rsplit("::", 1)[-1]: test for test in entry["tests"]}
 
+    def matching(self, kata_id: str, name: str) -> list[dict]:
+        """Return the tests called ``name``, or its parametrized cases ``name[...]``."""
+        return [
+            test
+            for test_name, test in self.tests(kata_id).items()
+            if test_name == name or test_name.startswith(f"{name}[")
+        ]
+
 
 def run_suite(run: SuiteRun, report_dir: Path) -> SuiteReport:
     """Run one request and return its report; a run without a report keeps pytest's output."""
