@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import getpass
 import json
+import logging
 import os
+import re
 import tempfile
 import traceback
 from collections.abc import Iterator
@@ -33,6 +35,8 @@ from checks.solutions import (
     unload_solution,
 )
 
+logger = logging.getLogger(__name__)
+
 SANDBOX_KEY = pytest.StashKey["sandboxes.Sandbox"]()
 SOLUTION_FILE_KEY = pytest.StashKey[Path]()
 OUTCOME_PROPERTY = "katas_outcome"
@@ -46,7 +50,13 @@ THIRD_PARTY_NOISE = (
     "ignore::sqlalchemy.exc.SADeprecationWarning",
     "ignore:Operation with range is deprecated",
     "ignore:Hint. Inferred schema contains integer column",
+    "ignore:Starting with pandas version 4.0 all arguments",
 )
+
+
+# A kata test takes seconds; a minute means the code under test loops or waits forever.
+DEFAULT_KATA_TIMEOUT = 60.0
+KEPT_RUNS_FOLDER = Path(".katas") / "runs"
 
 
 # -- options and configuration ---------------------------------------------------------------
@@ -65,6 +75,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ),
     )
     group.addoption(
+        "--keep-runs",
+        action="store_true",
+        help=(
+            "Copy each kata test's MLflow store to .katas/runs/<phase>/<kata>/<test>/ in the "
+            "checkout, to browse with the MLflow UI. Default: stores are thrown away."
+        ),
+    )
+    group.addoption(
+        "--kata-timeout",
+        type=float,
+        default=DEFAULT_KATA_TIMEOUT,
+        metavar="SECONDS",
+        help=(
+            "Fail a kata test that runs longer than this, so code that never returns cannot "
+            f"hang the run. Needs pytest-timeout. Default: {DEFAULT_KATA_TIMEOUT:g}."
+        ),
+    )
+    group.addoption(
         "--katas-report",
         default=None,
         metavar="FILE",
@@ -79,7 +107,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for warning_filter in THIRD_PARTY_NOISE:
         config.addinivalue_line("filterwarnings", warning_filter)
     sandboxes.apply_offline_environment()
+    sandboxes.cache_schema_revision()
     _check_solutions_option(config)
+    _check_report_option(config)
     config.pluginmanager.register(KataResults(config), "katas-results")
 
 
@@ -97,6 +127,40 @@ def _check_solutions_option(config: pytest.Config) -> None:
     except InvalidSolutionsRoot as error:
         raise pytest.UsageError(str(error)) from None
     config.option.solutions = str(folder)
+
+
+def _check_report_option(config: pytest.Config) -> None:
+    """Make the ``--katas-report`` path absolute and create its folder before tests run."""
+    report = config.getoption("katas_report")
+    if not report:
+        return
+    path = (config.invocation_params.dir / report).resolve()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise pytest.UsageError(
+            f"--katas-report {report!r}: cannot create the folder {path.parent}: {error}."
+        ) from None
+    config.option.katas_report = str(path)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Check the solutions root once per track, and give kata tests a timeout."""
+    checked: set[Path] = set()
+    timeout = config.getoption("kata_timeout")
+    has_timeout_plugin = config.pluginmanager.hasplugin("timeout")
+    for item in items:
+        location = locate_kata(item.path)
+        if location is None:
+            continue
+        if location.track_root not in checked:
+            checked.add(location.track_root)
+            try:
+                resolve_solutions_root(config.getoption("solutions"), location.track_root)
+            except InvalidSolutionsRoot as error:
+                raise pytest.UsageError(str(error)) from None
+        if has_timeout_plugin and timeout > 0 and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(timeout))
 
 
 def pytest_report_header(config: pytest.Config, start_path: Path) -> list[str]:
@@ -118,8 +182,9 @@ def template_cache_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def katas_template_store() -> Path:
+def katas_template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated MLflow SQLite store that every kata test starts from a copy of."""
+    sandboxes.speed_up_sqlite_under(tmp_path_factory.getbasetemp())
     return sandboxes.ensure_template(template_cache_dir())
 
 
@@ -153,8 +218,25 @@ def mlflow_sandbox(request: pytest.FixtureRequest) -> Iterator[sandboxes.Sandbox
         with sandboxes.fast_requirement_inference():
             yield sandbox
     finally:
+        sandboxes.end_leaked_runs()
+        if request.config.getoption("keep_runs"):
+            _keep_runs(request, sandbox)
         sandboxes.reset_global_state()
         patch.undo()
+
+
+def _keep_runs(request: pytest.FixtureRequest, sandbox: sandboxes.Sandbox) -> None:
+    """Copy the test's store to the checkout's .katas/runs folder for the MLflow UI."""
+    location = locate_kata(request.path)
+    assert location is not None
+    test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+    destination = location.track_root.parent / KEPT_RUNS_FOLDER / location.kata_id / test_name
+    try:
+        sandboxes.keep_store(sandbox, destination)
+    except OSError as error:
+        logger.warning(
+            "Could not keep the runs of %s in %s: %s", request.node.nodeid, destination, error
+        )
 
 
 @dataclass
@@ -360,19 +442,28 @@ def _learner_message(
             f"line {frame.lineno}, still raises NotImplementedError: {error}"
         )
 
+    if isinstance(error, pytest.fail.Exception) and str(error).startswith("Timeout"):
+        timeout = item.config.getoption("kata_timeout")
+        return (
+            f"{item.path.name}: {item.name}\n"
+            f"Timed out after {timeout:g} s. The code under test may loop forever or wait for "
+            "something that never comes. Raise the limit with --kata-timeout SECONDS if it "
+            "is only slow."
+        )
+
     if isinstance(error, AssertionError) and not isinstance(error, pytest.fail.Exception):
-        test_frame = _last_frame_in(call.excinfo.tb, item.path)
+        test_frame = _first_frame_in(call.excinfo.tb, item.path)
         where = f"{item.path.name}:{test_frame.lineno}" if test_frame else item.path.name
         return f"{where}: {item.name}\n{error}".rstrip()
     return None
 
 
-def _last_frame_in(tb, path: Path) -> traceback.FrameSummary | None:
-    found = None
+def _first_frame_in(tb, path: Path) -> traceback.FrameSummary | None:
+    """Return the outermost traceback frame in ``path``: the test function's line."""
     for frame in traceback.extract_tb(tb):
         if Path(frame.filename).resolve() == path.resolve():
-            found = frame
-    return found
+            return frame
+    return None
 
 
 # -- session summary -----------------------------------------------------------------------
