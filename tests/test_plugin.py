@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import mlflow
 import pytest
@@ -796,3 +797,55 @@ def test_xdist_gives_same_outcomes(pytester, project, stub_run):
             summary["passed"],
             summary["total"],
         )
+
+
+# -- kept runs, timeouts and a missing reference folder ------------------------------------
+
+
+def test_keep_runs_copies_store_for_ui(pytester, project):
+    write_files(project, {"submissions/ada/phase9/demo/demo.py": DEMO_REFERENCE})
+
+    run_in_pytester(
+        pytester,
+        "--solutions",
+        "submissions/ada",
+        "--keep-runs",
+        "-k",
+        "test_logs_color_param",
+        "katas/phase9/demo",
+    )
+
+    kept = project / ".katas/runs/phase9/demo/test_logs_color_param"
+    client = mlflow.MlflowClient(sandboxes.sqlite_uri(kept / "mlflow.db"))
+    [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
+    [run] = client.search_runs([experiment.experiment_id])
+    assert run.data.params == {"color": "blue"}
+    assert Path(unquote(urlparse(run.info.artifact_uri).path)).is_relative_to(kept)
+
+
+def test_hanging_test_times_out_with_message(pytester, project):
+    write_files(
+        project,
+        {
+            "katas/phase9/demo/demo.py": DEMO_STUB.replace(
+                '    raise NotImplementedError("Write log_color.")',
+                "    import time\n\n    time.sleep(30)\n    return ''",
+            )
+        },
+    )
+
+    run = run_in_pytester(
+        pytester, "--kata-timeout", "1", "-k", "test_logs_color_param", "katas/phase9/demo"
+    )
+
+    result = assert_outcome(run, "test_logs_color_param", "failing")
+    assert "Timed out after 1 s" in result["message"]
+
+
+def test_missing_reference_folder_is_usage_error(pytester, project):
+    shutil.rmtree(project / "reference")
+
+    result = pytester.runpytest_subprocess("--solutions", "reference", "katas/phase9/demo")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --solutions reference needs the folder*"])
