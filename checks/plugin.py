@@ -44,7 +44,7 @@ TASK_PROPERTY = "katas_task"
 KATA_PROPERTY = "katas_kata"
 
 
-# Warnings that MLflow 3.17 and its dependencies raise on every run. They say nothing about
+# Warnings that MLflow 3.17 and its dependencies raise on every run. They tell nothing about
 # the learner's code and would bury the failures that do.
 THIRD_PARTY_NOISE = (
     "ignore::sqlalchemy.exc.SADeprecationWarning",
@@ -183,7 +183,7 @@ def template_cache_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def katas_template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated MLflow SQLite store that every kata test starts from a copy of."""
+    """Build or reuse the migrated SQLite store that every kata test starts from a copy of."""
     sandboxes.speed_up_sqlite_under(tmp_path_factory.getbasetemp())
     return sandboxes.ensure_template(template_cache_dir())
 
@@ -256,7 +256,7 @@ class MlflowSnapshot:
 
     Many tests read the state that one call of the learner's code leaves (a training run,
     say). The first test to ask runs the call in its own sandbox and saves the store and
-    files; later tests start from a copy of them in their own sandbox. Every test still
+    files. Later tests start from a copy of them in their own sandbox. Every test still
     has a private store, so a test that changes state cannot affect another, and results
     do not depend on test order. A call that raises is not saved, so each test reruns it.
     """
@@ -299,7 +299,7 @@ def mlflow_snapshot(
 
 @pytest.fixture
 def solution(request: pytest.FixtureRequest, mlflow_sandbox: sandboxes.Sandbox | None):
-    """The module under test, loaded from the root chosen with ``--solutions``."""
+    """Load the module under test from the root chosen with ``--solutions``."""
     location = locate_kata(request.path)
     if location is None:
         raise pytest.UsageError(

@@ -2,8 +2,8 @@
 
 A migrated SQLite store costs about a second to create, so one template is built per MLflow
 version and copied for each test (a copy takes milliseconds). Model requirement inference
-starts a subprocess for every ``log_model`` call, so the sandbox answers it with the
-flavor's default requirements instead.
+starts a subprocess for every ``log_model`` call, so the sandbox skips it and each flavor
+uses its default requirements instead.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ OFFLINE_ENVIRONMENT = {
 def apply_offline_environment() -> None:
     """Set the offline and no-telemetry variables, overriding the user's values.
 
-    No kata needs the network, and a test run must not send telemetry whatever the
-    learner's shell says.
+    No kata needs the network, and a test run must not send telemetry, whatever the
+    learner's shell sets.
 
     MLflow (3.17) creates its telemetry client when it is imported, which happens when
     pytest loads this plugin and so before these variables exist. The client is created
@@ -98,7 +98,7 @@ def cache_schema_revision() -> None:
     """Compute MLflow's latest schema revision once instead of for every new store.
 
     MLflow 3.17 checks each new SQLAlchemy store against the newest migration, and finds it
-    by loading every alembic script (about 60 ms). The answer depends only on the installed
+    by loading every alembic script (about 60 ms). The revision depends only on the installed
     MLflow, so it is cached for the process. This patches a private MLflow function.
     """
     import mlflow.store.db.utils as db_utils
@@ -205,7 +205,7 @@ def _no_inferred_requirements(*args: object, **kwargs: object) -> list[str]:
 
 @contextmanager
 def fast_requirement_inference() -> Iterator[None]:
-    """Answer model requirement inference without the subprocess it normally starts.
+    """Skip the subprocess that MLflow starts to infer a model's requirements.
 
     Every flavor calls ``mlflow.utils.environment._infer_requirements`` through
     ``infer_pip_requirements`` and unions the result with its default requirements, so an
@@ -265,7 +265,7 @@ def save_snapshot(sandbox: Sandbox, destination: Path) -> None:
     """Copy a sandbox's store and files to ``destination`` so tests can start from them.
 
     The store is copied with SQLite's backup API, which gives a consistent copy even while
-    MLflow still holds connections to it.
+    MLflow still has connections open to it.
     """
     destination.mkdir(parents=True)
     shutil.copytree(

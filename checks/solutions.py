@@ -35,7 +35,7 @@ class InvalidSolutionsRoot(ValueError):
 
 @dataclass(frozen=True)
 class KataLocation:
-    """Where a kata's suite sits: the track root holding katas.toml and the kata's id."""
+    """A kata suite's location: the track root that contains katas.toml, and the kata's id."""
 
     track_root: Path
     kata_id: str
@@ -46,7 +46,7 @@ class KataLocation:
 
 
 def find_track_root(path: Path) -> Path | None:
-    """Return the nearest folder at or above ``path`` that holds the track manifest."""
+    """Return the nearest folder at or above ``path`` that contains the track manifest."""
     for folder in (path, *path.parents):
         if (folder / MANIFEST_NAME).is_file():
             return folder
@@ -70,7 +70,7 @@ def locate_kata(test_file: Path) -> KataLocation | None:
 
 
 def resolve_solutions_root(choice: str, track_root: Path) -> Path:
-    """Turn a ``--solutions`` value into the folder that holds ``<phase>/<kata>/<kata>.py``.
+    """Turn a ``--solutions`` value into the folder that contains ``<phase>/<kata>/<kata>.py``.
 
     ``katas`` is the track itself, ``reference`` the sibling reference folder, and anything
     else a path: either a tree of phases or a checkout whose ``katas/`` folder is one.
