@@ -1,7 +1,7 @@
 """Mutant: evaluate_logged_model logs in a new run instead of resuming the training run.
 
 Rejected by: test_holdout_scores_logged_on_same_run, test_holdout_predictions_logged_as_csv
-Message: but the kata expects holdout_accuracy, holdout_f1_macro
+Message: Resume the training run with mlflow.start_run(run_id=...)
 """
 
 from __future__ import annotations

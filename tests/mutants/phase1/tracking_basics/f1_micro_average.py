@@ -1,7 +1,7 @@
 """Mutant: F1 is logged with average="micro", which equals accuracy, instead of macro averaging.
 
 Rejected by: test_f1_is_macro_average_on_test_split
-Message: the macro-averaged F1 (average='macro') of the logged model on the test split
+Message: the macro-averaged F1 (average='macro') on the test split
 """
 
 from __future__ import annotations

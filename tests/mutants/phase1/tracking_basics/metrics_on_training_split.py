@@ -1,7 +1,7 @@
 """Mutant: accuracy and F1 are computed on the training split instead of the test split.
 
 Rejected by: test_accuracy_is_on_test_split, test_f1_is_macro_average_on_test_split
-Message: the accuracy of the logged model on the test split
+Message: but the accuracy on the test split of a forest trained with the given arguments
 """
 
 from __future__ import annotations
