@@ -168,7 +168,14 @@ def assert_metric_names(run: Run, expected: Iterable[str]) -> None:
 
 
 def assert_metric_close(
-    run: Run, name: str, expected: float, *, meaning: str, rel: float = 1e-6, abs_tol: float = 1e-9
+    run: Run,
+    name: str,
+    expected: float,
+    *,
+    meaning: str,
+    rel: float = 1e-6,
+    abs_tol: float = 1e-9,
+    why: str = "",
 ) -> None:
     """Check one logged metric against the value the test computed itself."""
     assert_metric_names(run, [name])
@@ -178,6 +185,7 @@ def assert_metric_close(
             f"Metric {name} is {logged:.6g}, but {meaning} is {expected:.6g}.",
             expected=f"{name}={expected:.6g}",
             actual=f"{name}={logged:.6g}",
+            why=why,
         )
 
 
@@ -292,3 +300,9 @@ def assert_same_values(
     if list(expected) == list(actual):
         return
     fail(f"{what} do not match.", expected=list(expected), actual=list(actual), why=why)
+
+
+def metric_history(run: Run, name: str) -> list[tuple[int, float]]:
+    """Return a metric's logged (step, value) pairs in step order."""
+    history = MlflowClient().get_metric_history(run.info.run_id, name)
+    return sorted((metric.step, metric.value) for metric in history)
