@@ -209,16 +209,25 @@ def fast_requirement_inference() -> Iterator[None]:
 
     Every flavor calls ``mlflow.utils.environment._infer_requirements`` through
     ``infer_pip_requirements`` and unions the result with its default requirements, so an
-    empty answer yields exactly the flavor defaults.
+    empty result yields exactly the flavor defaults. The check that warns when those
+    requirements differ from the installed versions is skipped too: it scans the installed
+    distributions (about half a second the first time) and only logs warnings.
     """
     import mlflow.utils.environment as environment
 
-    original = environment._infer_requirements
+    original_inference = environment._infer_requirements
+    original_check = environment.warn_dependency_requirement_mismatches
     environment._infer_requirements = _no_inferred_requirements
+    environment.warn_dependency_requirement_mismatches = _skip_mismatch_check
     try:
         yield
     finally:
-        environment._infer_requirements = original
+        environment._infer_requirements = original_inference
+        environment.warn_dependency_requirement_mismatches = original_check
+
+
+def _skip_mismatch_check(*args: object, **kwargs: object) -> None:
+    """Stand in for MLflow's warning about requirements that differ from installed versions."""
 
 
 def end_leaked_runs() -> list[str]:

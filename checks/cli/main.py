@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
         "stubs", help="Maintainers: regenerate the stubs from the reference solutions."
     )
     stubs.add_argument(
+        "kata",
+        nargs="*",
+        help="Only these katas, as phase/slug or slug. Default: every kata with a reference.",
+    )
+    stubs.add_argument(
         "--check", action="store_true", help="Only report stale stubs; exit 1 if any."
     )
     return parser
@@ -75,7 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "stubs":
         from checks.cli.stubs import run_stubs
 
-        return run_stubs(checkout, arguments.check)
+        try:
+            kata_ids = [manifest.kata(name).id for name in arguments.kata]
+        except ManifestError as failure:
+            output.error(str(failure), hint="Run `katas list` to see the katas.")
+            return USAGE_ERROR
+        return run_stubs(checkout, arguments.check, kata_ids)
     raise AssertionError(f"unhandled command {arguments.command}")
 
 

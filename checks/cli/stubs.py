@@ -8,9 +8,19 @@ from checks.cli import output
 from checks.stubgen import StubError, stub_pairs
 
 
-def run_stubs(checkout: Path, check: bool) -> int:
-    """Write every stale stub, or with ``check`` only list them; return the exit code."""
+def run_stubs(checkout: Path, check: bool, kata_ids: list[str] | None = None) -> int:
+    """Write every stale stub, or with ``check`` only list them; return the exit code.
+
+    ``kata_ids`` limits the work to those katas; empty or None means every kata.
+    """
     pairs = stub_pairs(checkout)
+    if kata_ids:
+        wanted = {f"reference/{kata_id}" for kata_id in kata_ids}
+        pairs = [
+            pair
+            for pair in pairs
+            if pair.reference.parent.relative_to(checkout).as_posix() in wanted
+        ]
     if not pairs:
         output.error(f"No reference modules under {checkout / 'reference'}.")
         return 2
