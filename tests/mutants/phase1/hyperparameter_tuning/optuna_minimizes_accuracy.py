@@ -136,7 +136,7 @@ def objective(trial: optuna.Trial, X: pd.DataFrame, y: pd.Series, random_state: 
         where ``params`` contains one integer per name in SEARCH_SPACE, suggested by the trial
         within its range. The child run, named ``trial-<trial number>`` and nested under the
         active run, has those params and the returned value as the metric ``cv_accuracy``.
-        The trial's user attribute ``mlflow_run_id`` holds the child run's id.
+        The trial's user attribute ``mlflow_run_id`` is the child run's id.
     """
     # BEGIN SOLUTION: Write TODO(4) of objective.
     # TODO(4): Start a nested child run named "trial-<trial.number>". In it, suggest one

@@ -1,0 +1,155 @@
+"""Kata phase1/hyperparameter_tuning: tune a random forest twice, one child run per candidate.
+
+Fill in the three functions below, task by task, as the kata's README describes. Run the tests
+with ``pytest katas/phase1/hyperparameter_tuning``. The tests point MLflow at a throwaway
+store, so do not set a tracking URI here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlflow
+import optuna
+import pandas as pd
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+# The number of cross-validation folds that score every candidate, in both searches.
+CV_FOLDS = 3
+
+# The grid that GridSearchCV tries: every combination, six candidates (tasks 1 to 3).
+PARAM_GRID = {"max_depth": [2, 4], "n_estimators": [3, 6, 12]}
+
+# The ranges that Optuna samples from, as (low, high) integers, both ends included (task 4).
+SEARCH_SPACE = {"max_depth": (2, 6), "n_estimators": (3, 15)}
+
+# The metric on every child run: the mean accuracy over the CV_FOLDS folds (tasks 2 and 4).
+SCORE_METRIC = "cv_accuracy"
+
+# The metric on each parent run: the best child's SCORE_METRIC (tasks 3 and 6).
+BEST_SCORE_METRIC = "best_cv_accuracy"
+
+# The Optuna trial user attribute that stores the id of the trial's child run (task 4).
+RUN_ID_ATTR = "mlflow_run_id"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The runs that one search logged and the best candidate it found."""
+
+    parent_run_id: str
+    child_run_ids: list[str]
+    best_params: dict[str, int]
+    best_score: float
+
+
+def load_data() -> tuple[pd.DataFrame, pd.Series]:
+    """Return the breast cancer features (569 rows, 30 columns) and labels (0 or 1).
+
+    Given code: use it as it is.
+    """
+    return load_breast_cancer(return_X_y=True, as_frame=True)
+
+
+def build_model(random_state: int = 42, **params: int) -> RandomForestClassifier:
+    """Return an unfitted random forest with the given hyperparameters.
+
+    Given code: use it as it is. The same ``random_state`` and ``params`` always grow the
+    same trees, so a candidate's score can be reproduced from its logged params.
+    """
+    return RandomForestClassifier(random_state=random_state, **params)
+
+
+def grid_search(experiment_name: str, random_state: int = 42) -> SearchResult:
+    """Search PARAM_GRID with GridSearchCV and log every candidate as a nested child run.
+
+    Args:
+        experiment_name: The MLflow experiment to log into, created if it does not exist.
+        random_state: Seed for the random forests.
+
+    Returns:
+        A SearchResult with the parent run's id, the child run ids in the order of the rows
+        of ``cv_results_``, the best params and their score. The experiment then contains
+        one finished parent run and, nested under it, one finished child run per grid
+        candidate, named ``candidate-<row>``. Each child has the candidate's params, named as
+        in PARAM_GRID, and the metric ``cv_accuracy``, its mean accuracy over CV_FOLDS
+        folds. The parent has the best candidate's params under the same names and the
+        metric ``best_cv_accuracy``, the best child's ``cv_accuracy``.
+
+    Example:
+        >>> result = grid_search("cancer-grid")
+        >>> result.best_params  # doctest: +SKIP
+        {'max_depth': 4, 'n_estimators': 12}
+    """
+    X, y = load_data()
+
+    # TODO(1): Fit a GridSearchCV of build_model(random_state) over PARAM_GRID, scored by
+    #   accuracy with cv=CV_FOLDS. Then select the experiment, start a parent run, and
+    #   inside it start one nested child run per row of the search's cv_results_, named
+    #   "candidate-<row>".
+    # TODO(2): Log the row's params (cv_results_["params"]) and its mean
+    #   cross-validated accuracy (cv_results_["mean_test_score"]) as the metric
+    #   SCORE_METRIC.
+    # TODO(3): Log the search's best params on the parent under the same names as the
+    #   children's, and its best score as BEST_SCORE_METRIC. Return a SearchResult.
+    raise NotImplementedError("Write TODO(1) to TODO(3) of grid_search.")
+
+
+def objective(trial: optuna.Trial, X: pd.DataFrame, y: pd.Series, random_state: int = 42) -> float:
+    """Score one Optuna trial's random forest and log the trial as a nested child run.
+
+    Call it while the study's parent run is active.
+
+    Args:
+        trial: The Optuna trial that suggests the hyperparameters.
+        X: The features to cross-validate on.
+        y: The labels.
+        random_state: Seed for the random forest.
+
+    Returns:
+        The mean accuracy over CV_FOLDS folds of ``build_model(random_state, **params)``,
+        where ``params`` contains one integer per name in SEARCH_SPACE, suggested by the trial
+        within its range. The child run, named ``trial-<trial number>`` and nested under the
+        active run, has those params and the returned value as the metric ``cv_accuracy``.
+        The trial's user attribute ``mlflow_run_id`` is the child run's id.
+    """
+    # TODO(4): Start a nested child run named "trial-<trial.number>". In it, suggest one
+    #   integer per SEARCH_SPACE entry with trial.suggest_int, score build_model with
+    #   cross_val_score (accuracy, cv=CV_FOLDS), log the params and the mean score as
+    #   SCORE_METRIC, store the run id in the trial's user attribute RUN_ID_ATTR, and
+    #   return the mean score.
+    raise NotImplementedError("Write TODO(4) of objective.")
+
+
+def optuna_search(experiment_name: str, n_trials: int = 8, random_state: int = 42) -> SearchResult:
+    """Search SEARCH_SPACE with an Optuna study, one nested child run per trial.
+
+    Args:
+        experiment_name: The MLflow experiment to log into, created if it does not exist.
+        n_trials: How many trials the study runs.
+        random_state: Seed for the study's sampler and for the random forests.
+
+    Returns:
+        A SearchResult with the parent run's id, the child run ids in trial order, the
+        study's best params and its best value. The experiment then contains one finished
+        parent run and, nested under it, the ``n_trials`` child runs that ``objective``
+        logged. The parent has the param ``n_trials``, the best trial's params under the
+        same names as the children's, and the metric ``best_cv_accuracy``, the study's best
+        value, where a higher accuracy is better.
+
+    Example:
+        >>> result = optuna_search("cancer-optuna", n_trials=5)
+        >>> round(result.best_score, 4)  # doctest: +SKIP
+        0.949
+    """
+    X, y = load_data()
+
+    # TODO(5): Create a study that maximizes, with a TPESampler seeded by random_state.
+    #   Select the experiment, start a parent run, log the param "n_trials", and inside the
+    #   run optimize the study for n_trials trials with objective(trial, X, y, random_state).
+    # TODO(6): Log the study's best params on the parent under the same names as the
+    #   children's, and its best value as BEST_SCORE_METRIC. Return a SearchResult with
+    #   the child run ids read from the trials' user attribute RUN_ID_ATTR.
+    raise NotImplementedError("Write TODO(5) and TODO(6) of optuna_search.")
