@@ -135,8 +135,8 @@ def log_precision_recall_f1(
         metrics[f"f1_{name}"] = float(f1[code])
 
     # Macro averaging gives every class the same weight, so a small class that the model gets
-    # wrong pulls the average down as much as a large one. Micro averaging pools all rows and
-    # equals the accuracy here, which hides exactly that.
+    # wrong pulls the average down as much as a large one. Micro averaging pools all rows, so
+    # with one label per row it equals the accuracy and hides exactly that.
     macro_precision, macro_recall, macro_f1, _ = precision_recall_fscore_support(
         # MUTANT: micro averaging pools every row, so all three equal the accuracy.
         y_true,
@@ -202,9 +202,9 @@ def log_roc_curves(
         y_true: The true class code of each row of ``X``.
         class_names: The name of each class, indexed by its code.
 
-    Logs ``roc_auc_<name>`` for each class name, the area under the ROC curve of that class
-    against all others, computed from the predicted probabilities; ``roc_auc_macro``, the
-    unweighted mean of those areas (``roc_auc_score`` with ``multi_class="ovr"``); and
+    Logs ``roc_auc_<name>`` for each class name: the area under the ROC curve of that class
+    against all others, computed from the predicted probabilities. Logs ``roc_auc_macro``, the
+    unweighted mean of those areas (``roc_auc_score`` with ``multi_class="ovr"``). Logs
     ``ROC_CURVES_PLOT``, one curve per class on shared axes.
     """
     # BEGIN SOLUTION: Write TODO(3) of log_roc_curves.
