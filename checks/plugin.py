@@ -51,6 +51,7 @@ THIRD_PARTY_NOISE = (
     "ignore:Operation with range is deprecated",
     "ignore:Hint. Inferred schema contains integer column",
     "ignore:Starting with pandas version 4.0 all arguments",
+    "ignore:The inplace keyword in DataFrame.drop",
 )
 
 
