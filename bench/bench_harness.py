@@ -52,13 +52,13 @@ def measure_setup(work: Path) -> dict[str, float]:
     counter = iter(range(10_000))
 
     def harness_store() -> None:
-        box = sandbox.create_sandbox(template, work / f"harness-{next(counter)}")
+        box = sandbox.create_sandbox(template, work / "harness" / str(next(counter)))
         mlflow.set_tracking_uri(box.tracking_uri)
         mlflow.set_experiment("bench")
 
     def naive_store() -> None:
-        folder = work / f"naive-{next(counter)}"
-        folder.mkdir()
+        folder = work / "naive" / str(next(counter))
+        folder.mkdir(parents=True)
         uri = sandbox.sqlite_uri(folder / "mlflow.db")
         SqlAlchemyStore(uri, (folder / "mlruns").as_uri()).engine.dispose()
         RegistryStore(uri).engine.dispose()
@@ -72,10 +72,14 @@ def measure_setup(work: Path) -> dict[str, float]:
         with mlflow.start_run():
             mlflow.sklearn.log_model(model, name="model", input_example=features.head(3))
 
-    harness_store()  # warm-up: imports and the first engine
     os.chdir(work)
-    harness_setup = statistics.median(timed(harness_store, 30))
+    naive_store()  # warm-up: imports and the first engine
     naive_setup = statistics.median(timed(naive_store, 5))
+    # What the plugin does at configure time, after the naive stores are measured: the
+    # schema revision is cached per process and sandbox stores skip disk syncs.
+    sandbox.cache_schema_revision()
+    sandbox.speed_up_sqlite_under(work / "harness")
+    harness_setup = statistics.median(timed(harness_store, 30))
     with sandbox.fast_requirement_inference():
         log_model()  # warm-up: mlflow.sklearn and skops imports
         fast_log = statistics.median(timed(log_model, 5))
