@@ -445,8 +445,8 @@ def _learner_message(
     if outcome is Outcome.NOT_STARTED:
         frame = traceback.extract_tb(call.excinfo.tb)[-1]
         return (
-            f"{location.kata_id}: not started. {frame.name}() in {Path(frame.filename).name}, "
-            f"line {frame.lineno}, still raises NotImplementedError: {error}"
+            f"{location.kata_id}: {frame.name}() is not started yet. Line {frame.lineno} of "
+            f"{Path(frame.filename).name} still raises NotImplementedError: {error}"
         )
 
     if isinstance(error, pytest.fail.Exception) and str(error).startswith("Timeout"):
@@ -497,6 +497,13 @@ class KataResults:
 
     config: pytest.Config
     tests: dict[str, TestResult] = field(default_factory=dict)
+    deselected: dict[str, int] = field(default_factory=dict)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            location = locate_kata(item.path)
+            if location is not None:
+                self.deselected[location.kata_id] = self.deselected.get(location.kata_id, 0) + 1
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         properties = dict(report.user_properties)
@@ -530,8 +537,13 @@ class KataResults:
         for kata, tests in grouped.items():
             outcome = kata_outcome(Outcome(test.outcome) for test in tests)
             passed = sum(test.outcome == Outcome.PASSED.value for test in tests)
+            line = f"{kata:<{width}}  {outcome.value:<15}  {passed}/{len(tests)} tests passed"
+            if self.deselected.get(kata):
+                # A -k or other selection ran part of the suite, so the kata as a whole is
+                # not judged.
+                line += f" ({self.deselected[kata]} deselected; run the whole kata to finish it)"
             terminalreporter.write_line(
-                f"{kata:<{width}}  {outcome.value:<15}  {passed}/{len(tests)} tests passed",
+                line,
                 green=outcome is Outcome.PASSED,
                 red=outcome is not Outcome.PASSED,
             )

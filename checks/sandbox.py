@@ -46,6 +46,8 @@ OFFLINE_ENVIRONMENT = {
     "TRANSFORMERS_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
     "MLFLOW_UV_AUTO_DETECT": "false",
+    # Download progress bars would be mixed into the failure output.
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 
 

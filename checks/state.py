@@ -51,14 +51,15 @@ def describe_run(run: Run) -> str:
     return "\n".join(
         [
             f"    run {run.info.run_id} ({run.info.run_name}), status {run.info.status}",
-            f"    params:  {_format_mapping(data.params)}",
-            f"    metrics: {_format_mapping(data.metrics)}",
-            f"    tags:    {_format_mapping(user_tags(run))}",
+            f"    params:  {format_mapping(data.params)}",
+            f"    metrics: {format_mapping(data.metrics)}",
+            f"    tags:    {format_mapping(user_tags(run))}",
         ]
     )
 
 
-def _format_mapping(values: Mapping[str, object]) -> str:
+def format_mapping(values: Mapping[str, object]) -> str:
+    """Format a mapping as sorted key=value pairs, or (none)."""
     if not values:
         return "(none)"
     return ", ".join(f"{key}={_format_value(value)}" for key, value in sorted(values.items()))
@@ -196,8 +197,8 @@ def assert_tags(run: Run, expected: Mapping[str, str]) -> None:
     if wrong:
         fail(
             "The run is missing tags or has other values.",
-            expected=_format_mapping(expected),
-            actual=f"tags {_format_mapping(tags)}",
+            expected=format_mapping(expected),
+            actual=f"tags {format_mapping(tags)}",
             why="Tags are how teams find runs later: search_runs(filter_string=\"tags.x = 'y'\").",
         )
 

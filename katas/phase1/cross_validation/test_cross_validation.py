@@ -560,6 +560,20 @@ def comparison_runs(solution, mlflow_snapshot) -> tuple[Run, dict[str, Run]]:
 
     runs = state.experiment_runs(COMPARISON_EXPERIMENT)
     top_level = [run for run in runs if MLFLOW_PARENT_RUN_ID not in run.data.tags]
+    parent_ids = {run.data.tags.get(MLFLOW_PARENT_RUN_ID) for run in runs} - {None}
+    in_experiment = {run.info.run_id for run in runs}
+    if not top_level and parent_ids and not parent_ids <= in_experiment:
+        state.fail(
+            f"The child runs in {COMPARISON_EXPERIMENT!r} are nested under a parent run that "
+            "is not in this experiment.",
+            expected=f"the parent run in experiment {COMPARISON_EXPERIMENT!r}",
+            actual=describe_runs(runs) + "\n" + state.describe_experiments(),
+            why=(
+                f"Call mlflow.set_experiment({COMPARISON_EXPERIMENT!r}) (the experiment_name "
+                "argument) before you start the parent run; a run starts in the active "
+                "experiment, which is Default until you select one."
+            ),
+        )
     if len(top_level) != 1:
         state.fail(
             f"The experiment {COMPARISON_EXPERIMENT!r} has {len(top_level)} top-level runs, but "
@@ -569,7 +583,9 @@ def comparison_runs(solution, mlflow_snapshot) -> tuple[Run, dict[str, Run]]:
             why=(
                 "Call cross_validate_model inside the parent's with-block. Its "
                 "start_run(..., nested=True) then records the parent's id in the child's "
-                "mlflow.parentRunId tag."
+                "mlflow.parentRunId tag. An extra top-level run with a generated name often "
+                "comes from logging or tagging after the with-block has closed: with no "
+                "active run, mlflow.set_tags and mlflow.log_* start a new one."
             ),
         )
     parent = top_level[0]
@@ -616,10 +632,18 @@ def test_children_use_comparison_settings(solution, mlflow_snapshot):
     _, children = comparison_runs(solution, mlflow_snapshot)
 
     for name, child in children.items():
-        state.assert_params(
-            child,
-            {"model": name, "n_splits": COMPARISON_SPLITS, "random_state": COMPARISON_SEED},
-        )
+        expected = {"model": name, "n_splits": COMPARISON_SPLITS, "random_state": COMPARISON_SEED}
+        logged = {key: child.data.params.get(key) for key in expected}
+        if logged != {key: str(value) for key, value in expected.items()}:
+            state.fail(
+                f"The child run {name!r} ran with other settings than the comparison.",
+                expected=state.format_mapping(expected),
+                actual=state.format_mapping(logged),
+                why=(
+                    "compare_by_cross_validation must pass its own n_splits and random_state "
+                    "on to cross_validate_model, so every model is scored on the same folds."
+                ),
+            )
         history = fold_history(child, "accuracy")
         if len(history) != COMPARISON_SPLITS:
             state.fail(
@@ -711,7 +735,11 @@ def test_parent_tags_winner(solution, mlflow_snapshot):
             f"The parent run has no tag {state.names(missing)}.",
             expected=f"tags {', '.join(PARENT_TAGS)}",
             actual=f"tags {state.names(tags)}",
-            why="The parent's tags let anyone find the winner without opening every child.",
+            why=(
+                "The parent's tags let anyone find the winner without opening every child. "
+                "Call mlflow.set_tags(...) while the parent run is still active, inside its "
+                "with-block, after the children have run."
+            ),
         )
 
     if tags["winner"] != winner:
