@@ -39,6 +39,7 @@ from checks.solutions import (
 
 logger = logging.getLogger(__name__)
 
+KEPT_STORES_KEY = pytest.StashKey[list[Path]]()
 SANDBOX_KEY = pytest.StashKey["sandboxes.Sandbox"]()
 SOLUTION_FILE_KEY = pytest.StashKey[Path]()
 OUTCOME_PROPERTY = "katas_outcome"
@@ -57,8 +58,8 @@ THIRD_PARTY_NOISE = (
 )
 
 
-# A kata test takes seconds; a minute means the code under test loops or waits forever.
-DEFAULT_KATA_TIMEOUT = 60.0
+# A kata test takes seconds; half a minute means the code under test loops or waits forever.
+DEFAULT_KATA_TIMEOUT = 30.0
 KEPT_RUNS_FOLDER = Path(".katas") / "runs"
 
 
@@ -111,6 +112,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("filterwarnings", warning_filter)
     sandboxes.apply_offline_environment()
     sandboxes.cache_schema_revision()
+    # MLflow logs every experiment it creates at INFO level; in a failure's captured output
+    # that only hides the message that matters.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     # After MLflow has been used, the interpreter's final garbage collection walks a heap of
     # several hundred thousand objects and takes most of a second. Freezing the heap when
     # the process exits skips that walk; objects are still released by reference counting.
@@ -240,6 +244,7 @@ def _keep_runs(request: pytest.FixtureRequest, sandbox: sandboxes.Sandbox) -> No
     destination = location.track_root.parent / KEPT_RUNS_FOLDER / location.kata_id / test_name
     try:
         sandboxes.keep_store(sandbox, destination)
+        request.config.stash.setdefault(KEPT_STORES_KEY, []).append(destination)
     except OSError as error:
         logger.warning(
             "Could not keep the runs of %s in %s: %s", request.node.nodeid, destination, error
@@ -258,6 +263,12 @@ def _snapshot_entries() -> dict[str, _SnapshotEntry]:
     return {}
 
 
+@pytest.fixture(scope="module")
+def _timed_out_calls() -> dict[str, str]:
+    """The run_once keys whose call timed out, with the test that ran it."""
+    return {}
+
+
 class MlflowSnapshot:
     """Run an expensive learner call once per module and replay its MLflow state after.
 
@@ -273,10 +284,14 @@ class MlflowSnapshot:
         sandbox: sandboxes.Sandbox,
         entries: dict[str, _SnapshotEntry],
         folder_factory: pytest.TempPathFactory,
+        test_name: str = "",
+        timed_out: dict[str, str] | None = None,
     ) -> None:
         self._sandbox = sandbox
         self._entries = entries
         self._folder_factory = folder_factory
+        self._test_name = test_name
+        self._timed_out = {} if timed_out is None else timed_out
 
     def run_once(self, key: str, call):
         """Return ``call()``'s value, running it only if no earlier test saved ``key``."""
@@ -285,7 +300,19 @@ class MlflowSnapshot:
             sandboxes.restore_snapshot(entry.folder, entry.source_root, self._sandbox)
             return copy.deepcopy(entry.value)
 
-        value = call()
+        if key in self._timed_out:
+            raise pytest.fail.Exception(
+                f"Timeout: not run again, because {self._timed_out[key]} ran out of time on "
+                "this call. Fix that test first."
+            )
+        try:
+            value = call()
+        except pytest.fail.Exception as failure:
+            # A call that timed out would time out again in every later test, at a minute
+            # each, so later tests fail at once instead.
+            if str(failure).startswith("Timeout"):
+                self._timed_out[key] = self._test_name
+            raise
         folder = self._folder_factory.mktemp("snapshot") / "state"
         sandboxes.save_snapshot(self._sandbox, folder)
         self._entries[key] = _SnapshotEntry(folder, self._sandbox.root, copy.deepcopy(value))
@@ -294,14 +321,18 @@ class MlflowSnapshot:
 
 @pytest.fixture
 def mlflow_snapshot(
+    request: pytest.FixtureRequest,
     mlflow_sandbox: sandboxes.Sandbox | None,
     _snapshot_entries: dict[str, _SnapshotEntry],
+    _timed_out_calls: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> MlflowSnapshot:
     """Replay the MLflow state of a learner call that an earlier test in the module made."""
     if mlflow_sandbox is None:
         raise pytest.UsageError("mlflow_snapshot only works in a kata suite.")
-    return MlflowSnapshot(mlflow_sandbox, _snapshot_entries, tmp_path_factory)
+    return MlflowSnapshot(
+        mlflow_sandbox, _snapshot_entries, tmp_path_factory, request.node.name, _timed_out_calls
+    )
 
 
 @pytest.fixture
@@ -449,20 +480,72 @@ def _learner_message(
             f"{Path(frame.filename).name} still raises NotImplementedError: {error}"
         )
 
+    solution_file = item.stash.get(SOLUTION_FILE_KEY, None)
+    learner_frames = _frames_in(call.excinfo.tb, solution_file)
+
+    if isinstance(error, pytest.fail.Exception) and str(error).startswith("Timeout: not run"):
+        reason = str(error).removeprefix("Timeout: ")
+        return f"{item.path.name}: {item.name}\n{reason[:1].upper()}{reason[1:]}"
+
     if isinstance(error, pytest.fail.Exception) and str(error).startswith("Timeout"):
         timeout = item.config.getoption("kata_timeout")
+        where = ""
+        if learner_frames:
+            frame = learner_frames[-1]
+            where = (
+                f" It was running {frame.name}(), line {frame.lineno} of "
+                f"{Path(frame.filename).name}: {frame.line}"
+            )
         return (
             f"{item.path.name}: {item.name}\n"
-            f"Timed out after {timeout:g} s. The code under test may loop forever or wait for "
-            "something that never comes. Raise the limit with --kata-timeout SECONDS if it "
-            "is only slow."
+            f"Timed out after {timeout:g} s.{where}\nThe code may loop forever or wait for "
+            "something that never comes. If it is only slow, raise the limit with "
+            "--kata-timeout SECONDS."
         )
+
+    full_traceback = item.config.getoption("tbstyle", "auto") == "long"
+    if learner_frames and not isinstance(error, AssertionError) and not full_traceback:
+        return _learner_exception_message(item, error, learner_frames, call.excinfo.tb)
 
     if isinstance(error, AssertionError) and not isinstance(error, pytest.fail.Exception):
         test_frame = _first_frame_in(call.excinfo.tb, item.path)
         where = f"{item.path.name}:{test_frame.lineno}" if test_frame else item.path.name
         return f"{where}: {item.name}\n{error}".rstrip()
     return None
+
+
+def _frames_in(tb, path: Path | None) -> list[traceback.FrameSummary]:
+    """Return the traceback frames that lie in ``path``, outermost first."""
+    if path is None:
+        return []
+    target = path.resolve()
+    return [frame for frame in traceback.extract_tb(tb) if Path(frame.filename).resolve() == target]
+
+
+def _learner_exception_message(
+    item: pytest.Item, error: BaseException, frames: list[traceback.FrameSummary], tb
+) -> str:
+    """Describe an exception raised in the learner's code by the learner's own frames.
+
+    The frames of libraries below it and of the harness above it are left out: the learner
+    acts on their own lines, and pytest's full traceback runs to hundreds of lines.
+    """
+    innermost = traceback.extract_tb(tb)[-1]
+    lines = [
+        f"{item.path.name}: {item.name}",
+        f"Your code raised {type(error).__name__}: {error}",
+    ]
+    for frame in frames:
+        lines.append(
+            f"  {Path(frame.filename).name}, line {frame.lineno}, in {frame.name}: {frame.line}"
+        )
+    if Path(innermost.filename).resolve() != Path(frames[-1].filename).resolve():
+        lines.append(f"  (raised inside {Path(innermost.filename).name}, line {innermost.lineno})")
+    lines.append(
+        "Tests of earlier tasks fail too while this function raises before it returns; "
+        "run with --tb=long for the full traceback."
+    )
+    return "\n".join(lines)
 
 
 def _first_frame_in(tb, path: Path) -> traceback.FrameSummary | None:
@@ -529,6 +612,17 @@ class KataResults:
         return dict(sorted(grouped.items()))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        kept = self.config.stash.get(KEPT_STORES_KEY, [])
+        if kept:
+            terminalreporter.section("kept runs")
+            terminalreporter.write_line(
+                f"Kept the MLflow stores of {len(kept)} test(s) under {kept[0].parent}. "
+                "Browse one with:"
+            )
+            terminalreporter.write_line(
+                "  mlflow ui --host 127.0.0.1 --port 5000 "
+                f"--backend-store-uri sqlite:///{kept[-1] / sandboxes.STORE_NAME}"
+            )
         grouped = self.by_kata()
         if not grouped:
             return

@@ -139,7 +139,7 @@ def assert_params(run: Run, expected: Mapping[str, object]) -> None:
     missing = [key for key in expected if key not in logged]
     if missing:
         fail(
-            f"The run has no param {names(missing)}.",
+            f"The run is missing the param(s) {names(missing)}.",
             expected=f"params {names(expected)}",
             actual=f"params {names(logged)}\n{describe_run(run)}",
             why="Param names are part of the contract: searches and comparisons use them.",

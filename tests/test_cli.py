@@ -104,4 +104,7 @@ def test_stubs_check_finds_stale_stub(checkout):
     assert "tracking_basics.py" in check.stderr
     assert other_kata.returncode == 0
     assert regenerate.returncode == 0
+    assert "Kept the previous" in regenerate.stdout
+    [backup] = (checkout / ".katas" / "backups").rglob("tracking_basics.py.*")
+    assert backup.read_text(encoding="utf-8").endswith("# edited\n")
     assert recheck.returncode == 0

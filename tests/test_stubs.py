@@ -13,7 +13,11 @@ PAIRS = stub_pairs(REPO_ROOT)
 @pytest.mark.parametrize("pair", PAIRS, ids=[pair.stub.stem for pair in PAIRS])
 def test_committed_stub_is_current(pair):
     assert pair.stub.is_file(), f"{pair.stub} is missing. Run `katas stubs`."
-    assert pair.is_current(), f"{pair.stub} is stale. Run `katas stubs` and commit the result."
+    assert pair.is_current(), (
+        f"{pair.stub} differs from what its reference generates. Maintainers: run "
+        "`katas stubs` and commit the result. The meta-tests expect untouched stubs, so run "
+        "them on a clean checkout, not on a checkout where you solve katas."
+    )
 
 
 def test_region_in_function_becomes_todos_and_raise():

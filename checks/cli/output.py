@@ -46,8 +46,12 @@ def progress_bar(done: int, total: int, width: int = 30) -> Text:
     return bar + Text(f" {done}/{total}")
 
 
-def new_table(*columns: str) -> Table:
+def new_table(*columns: str, wrap: tuple[str, ...] = ("title",)) -> Table:
+    """Return a borderless table; only the ``wrap`` columns may wrap on a narrow terminal.
+
+    Kata ids and statuses never wrap, so they can be copied into a command.
+    """
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column not in wrap, overflow="fold")
     return table

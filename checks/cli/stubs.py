@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 from checks.cli import output
@@ -36,16 +38,41 @@ def run_stubs(checkout: Path, check: bool, kata_ids: list[str] | None = None) ->
             continue
         stale.append(pair)
         if not check:
+            backup = _back_up(checkout, pair.stub)
             pair.stub.parent.mkdir(parents=True, exist_ok=True)
             pair.stub.write_text(expected, encoding="utf-8")
+            if backup is not None:
+                output.console.print(
+                    f"Kept the previous {pair.stub.relative_to(checkout)} "
+                    f"as {backup.relative_to(checkout)}."
+                )
 
     relative = [str(pair.stub.relative_to(checkout)) for pair in stale]
     if check and stale:
         output.error(
             "These stubs differ from what their references generate: " + ", ".join(relative),
-            hint="Run `katas stubs` to regenerate them.",
+            hint=(
+                "Maintainers: run `katas stubs` to regenerate them. Learners: a stub you are "
+                "filling in differs on purpose; `katas stubs` would replace it (keeping a "
+                "backup under .katas/backups/)."
+            ),
         )
         return 1
     verb = "Regenerated" if stale else "Checked"
     output.console.print(f"{verb} {len(stale) if stale else len(pairs)} stub(s).")
     return 0
+
+
+def _back_up(checkout: Path, stub: Path) -> Path | None:
+    """Copy an existing stub to .katas/backups/ before it is replaced, and return the copy.
+
+    A learner may have written their solution into the stub, and regenerating it must not
+    lose that work.
+    """
+    if not stub.is_file():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = checkout / ".katas" / "backups" / f"{stub.relative_to(checkout)}.{stamp}"
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(stub, backup)
+    return backup

@@ -256,8 +256,10 @@ def test_holdout_scores_logged_on_same_run(solution, mlflow_snapshot):
 def test_holdout_scores_come_from_loaded_model(solution, splits):
     # A run whose model always predicts class 0 scores 1/3 on the balanced holdout split. A
     # function that retrains a forest instead of loading this model scores far higher.
-    mlflow.set_experiment(EXPERIMENT)
-    with mlflow.start_run() as constant_run:
+    # start_run(experiment_id=...) leaves the active experiment unset, as it is when a
+    # learner calls evaluate_logged_model on a run made earlier.
+    experiment_id = mlflow.MlflowClient().create_experiment(EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment_id) as constant_run:
         constant = DummyClassifier(strategy="constant", constant=0).fit(
             splits.X_train, splits.y_train
         )
