@@ -673,7 +673,7 @@ def test_import_error_does_not_import(stub_run):
 def test_not_implemented_is_not_started(stub_run):
     result = assert_outcome(stub_run, "test_logs_color_param", "not started")
 
-    assert "log_color() in demo.py" in result["message"]
+    assert "log_color() is not started yet. Line 8 of demo.py" in result["message"]
     assert "NotImplementedError: Write log_color." in result["message"]
 
 
