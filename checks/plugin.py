@@ -265,7 +265,7 @@ def _snapshot_entries() -> dict[str, _SnapshotEntry]:
 
 @pytest.fixture(scope="module")
 def _timed_out_calls() -> dict[str, str]:
-    """The run_once keys whose call timed out, with the test that ran it."""
+    """Record the run_once keys whose call timed out, with the test that ran each."""
     return {}
 
 
@@ -550,10 +550,8 @@ def _learner_exception_message(
 
 def _first_frame_in(tb, path: Path) -> traceback.FrameSummary | None:
     """Return the outermost traceback frame in ``path``: the test function's line."""
-    for frame in traceback.extract_tb(tb):
-        if Path(frame.filename).resolve() == path.resolve():
-            return frame
-    return None
+    frames = _frames_in(tb, path)
+    return frames[0] if frames else None
 
 
 # -- session summary -----------------------------------------------------------------------

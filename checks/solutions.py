@@ -7,6 +7,7 @@ hidden ``reference/`` folder or a submission given as a path.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 import traceback
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
 
-MANIFEST_NAME = "katas.toml"
+from checks.manifest import MANIFEST_NAME
+
 SOLUTION_ROOT_NAMES = ("katas", "reference")
 
 
@@ -53,6 +55,7 @@ def find_track_root(path: Path) -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def locate_kata(test_file: Path) -> KataLocation | None:
     """Return the kata a test file belongs to, or None when it is not a kata test.
 

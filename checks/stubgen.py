@@ -1,7 +1,7 @@
 """Generate learner stubs from the reference solutions.
 
 In a reference module, the lines between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` are the
-answer. In the stub, a region inside a function becomes its ``# TODO(n):`` comments, each
+solution. In the stub, a region inside a function becomes its ``# TODO(n):`` comments, each
 with its continuation lines (comments indented by two more spaces after the ``#``), followed
 by ``raise NotImplementedError(...)`` at the region's indentation. A region at module level
 (imports only the answer needs) is dropped. Text after ``# BEGIN SOLUTION:`` becomes the

@@ -64,7 +64,7 @@ def show_progress(manifest: Manifest, katas: list[Kata], runs: dict[str, KataRun
 
 
 def show_next(kata: Kata, run: KataRun) -> None:
-    """Tell the learner which kata to do next and what its first failure says."""
+    """Print which kata the learner does next and the message of its first failure."""
     console = output.console
     folder = f"katas/{kata.id}"
     console.print(Text("Next: ", style="bold") + Text(kata.id, style="bold cyan"))
@@ -76,7 +76,7 @@ def show_next(kata: Kata, run: KataRun) -> None:
     elif run.outcome is Outcome.DOES_NOT_IMPORT:
         console.print(f"  {folder}/{kata.slug}.py does not import. Fix it, then run:")
     else:
-        console.print(f"  {run.passed} of {run.total} tests pass. The first failure says:")
+        console.print(f"  {run.passed} of {run.total} tests pass. The first failure:")
         console.print(Text(_indent(_head(run.first_failure, MESSAGE_LINES)), style="red"))
         console.print("  Fix it, then run:")
     console.print(Text(f"    pytest {folder}", style="bold"))

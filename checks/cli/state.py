@@ -27,18 +27,11 @@ def progress_path(checkout: Path) -> Path:
 
 def read_progress(checkout: Path) -> dict[str, Outcome]:
     """Return the last recorded outcome per kata; an unreadable file counts as empty."""
-    path = progress_path(checkout)
-    if not path.is_file():
-        return {}
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return {}
     outcomes = {}
-    for kata_id, entry in document.get("katas", {}).items():
+    for kata_id, (outcome, _passed, _total) in _read_entries(progress_path(checkout)).items():
         try:
-            outcomes[kata_id] = Outcome(entry.get("outcome"))
-        except (ValueError, AttributeError):
+            outcomes[kata_id] = Outcome(outcome)
+        except ValueError:
             continue
     return outcomes
 

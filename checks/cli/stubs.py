@@ -17,11 +17,11 @@ def run_stubs(checkout: Path, check: bool, kata_ids: list[str] | None = None) ->
     """
     pairs = stub_pairs(checkout)
     if kata_ids:
-        wanted = {f"reference/{kata_id}" for kata_id in kata_ids}
+        selected = {f"reference/{kata_id}" for kata_id in kata_ids}
         pairs = [
             pair
             for pair in pairs
-            if pair.reference.parent.relative_to(checkout).as_posix() in wanted
+            if pair.reference.parent.relative_to(checkout).as_posix() in selected
         ]
     if not pairs:
         output.error(f"No reference modules under {checkout / 'reference'}.")

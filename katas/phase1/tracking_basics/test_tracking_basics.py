@@ -1,4 +1,4 @@
-"""Tests for phase1/tracking_basics: one run that holds params, metrics, a model and artifacts.
+"""Tests for phase1/tracking_basics: one run with params, metrics, a model and artifacts.
 
 Each test calls your functions in a fresh MLflow store and reads back what they logged.
 """
