@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from checks import sandbox as sandboxes
+from checks.grading import signature
 from checks.outcomes import Outcome, kata_outcome
 from checks.solutions import (
     SOLUTION_ROOT_NAMES,
@@ -45,6 +46,9 @@ SOLUTION_FILE_KEY = pytest.StashKey[Path]()
 OUTCOME_PROPERTY = "katas_outcome"
 TASK_PROPERTY = "katas_task"
 KATA_PROPERTY = "katas_kata"
+REPORT_KEY = pytest.StashKey[bytes]()
+# A test's printed output kept in the JSON report: the end of it, where errors show.
+MAX_REPORTED_OUTPUT = 4000
 
 
 # Warnings that MLflow 3.17 and its dependencies raise on every run. They tell nothing about
@@ -105,6 +109,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Before anything else, so no learner module is ever imported while the key is readable.
+    report_key = signature.take_key_from_environment()
+    if report_key is not None:
+        config.stash[REPORT_KEY] = report_key
     config.addinivalue_line(
         "markers", "task(number): the kata README task that the test checks, counted from 1"
     )
@@ -566,6 +574,7 @@ class TestResult:
     outcome: str
     task: int | None
     message: str
+    output: str = ""
 
 
 @dataclass
@@ -601,6 +610,7 @@ class KataResults:
             outcome=outcome,
             task=properties.get(TASK_PROPERTY),
             message="" if report.passed else str(report.longrepr),
+            output=_captured_output(report),
         )
 
     def by_kata(self) -> dict[str, list[TestResult]]:
@@ -653,4 +663,15 @@ class KataResults:
                 "tests": [vars(test) for test in tests],
             }
         document = {"solutions": self.config.getoption("solutions"), "katas": katas}
+        report_key = self.config.stash.get(REPORT_KEY, None)
+        if report_key is not None:
+            document = signature.sign(document, report_key)
         Path(report_path).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def _captured_output(report: pytest.TestReport) -> str:
+    """Return what the test printed to stdout and stderr, cut to its last lines."""
+    output = report.capstdout + report.capstderr
+    if len(output) > MAX_REPORTED_OUTPUT:
+        output = "...\n" + output[-MAX_REPORTED_OUTPUT:]
+    return output

@@ -48,6 +48,60 @@ def build_parser() -> argparse.ArgumentParser:
     stubs.add_argument(
         "--check", action="store_true", help="Only report stale stubs; exit 1 if any."
     )
+    grade = commands.add_parser(
+        "grade",
+        help="Instructors: grade learner submissions against the pristine suites.",
+        description=(
+            "Grade each submission (a learner's copy, as a folder, .zip or .tar.gz) in a fresh "
+            "copy of the pristine katas that receives only the submission's solution modules."
+        ),
+    )
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="Folders or archives.")
+    grade.add_argument("--out", required=True, type=Path, help="Folder for the results.")
+    grade.add_argument(
+        "--pristine",
+        type=Path,
+        default=None,
+        help="Checkout whose katas and suites are the pristine ones. Default: this checkout.",
+    )
+    grade.add_argument(
+        "--kata",
+        action="append",
+        default=[],
+        metavar="KATA",
+        help="Grade only this kata or phase (repeatable), e.g. phase1 or phase1/compare_models.",
+    )
+    grade.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=0,
+        help="Submissions graded at once. Default: 0 (one per CPU core).",
+    )
+    grade.add_argument(
+        "--shard",
+        default="1/1",
+        metavar="I/N",
+        help="Grade only the I-th of N equal shares of the submissions. Default: 1/1 (all).",
+    )
+    grade.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="Seconds one submission may take in all before it is stopped. Default: 600.",
+    )
+    grade.add_argument(
+        "--kata-timeout",
+        type=float,
+        default=30.0,
+        help="Seconds one test may take before it fails. Default: 30.",
+    )
+    grade.add_argument(
+        "--memory",
+        type=int,
+        default=4096,
+        help="Memory cap per submission, in MiB of address space. Default: 4096.",
+    )
     return parser
 
 
@@ -86,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
             output.error(str(failure), hint="Run `katas list` to see the katas.")
             return USAGE_ERROR
         return run_stubs(checkout, arguments.check, kata_ids)
+    if arguments.command == "grade":
+        from checks.cli.grade import run_grade
+
+        return run_grade(checkout, manifest, arguments)
     raise AssertionError(f"unhandled command {arguments.command}")
 
 

@@ -1,0 +1,1 @@
+"""Grade learner submissions against the pristine kata suites (``katas grade``)."""
