@@ -389,9 +389,12 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         return result
     finally:
         tracking_uri = mlflow.get_tracking_uri()
+        registry_uri = mlflow.get_registry_uri()
         leaked = sandboxes.end_leaked_runs()
         if tracking_uri != sandbox.tracking_uri:
             raise SandboxViolation(_repointed_message(tracking_uri, sandbox)) from None
+        if registry_uri != sandbox.registry_uri:
+            raise SandboxViolation(_repointed_registry_message(registry_uri, sandbox)) from None
         if leaked and not failed:
             raise SandboxViolation(_leaked_runs_message(leaked)) from None
 
@@ -403,6 +406,16 @@ def _repointed_message(tracking_uri: str, sandbox: sandboxes.Sandbox) -> str:
         f"{sandbox.tracking_uri!r}, and reads the results from there.\n"
         "Remove the call: the tracking URI belongs to the environment a program runs in, "
         "not to the code, so the same code can log to a laptop store, a team server or CI."
+    )
+
+
+def _repointed_registry_message(registry_uri: str, sandbox: sandboxes.Sandbox) -> str:
+    return (
+        f"Your code pointed the model registry at {registry_uri!r} (mlflow.set_registry_uri "
+        f"or MLFLOW_REGISTRY_URI), but every kata test gives the registry the same throwaway "
+        f"store as tracking, {sandbox.registry_uri!r}, and reads registered models from there.\n"
+        "Remove the call: like the tracking URI, the registry URI belongs to the environment "
+        "a program runs in, not to the code."
     )
 
 

@@ -100,6 +100,12 @@ def tracking_uri() -> str:
     """Return the tracking URI that MLflow logs to."""
     mlflow.set_tracking_uri("sqlite:///elsewhere.db")
     return mlflow.get_tracking_uri()
+
+
+def registry_uri() -> str:
+    """Return the registry URI that MLflow registers models in."""
+    mlflow.set_registry_uri("sqlite:///registry-elsewhere.db")
+    return mlflow.get_registry_uri()
 '''
 
 DEMO_REFERENCE = '''\
@@ -135,6 +141,11 @@ def open_run(experiment_name: str) -> str:
 def tracking_uri() -> str:
     """Return the tracking URI that MLflow logs to."""
     return mlflow.get_tracking_uri()
+
+
+def registry_uri() -> str:
+    """Return the registry URI that MLflow registers models in."""
+    return mlflow.get_registry_uri()
 '''
 
 DEMO_SUITE = '''\
@@ -194,6 +205,10 @@ def test_open_run_logs_color(solution):
 
 def test_reads_tracking_uri(solution):
     assert solution.tracking_uri().startswith("sqlite:")
+
+
+def test_reads_registry_uri(solution):
+    assert solution.registry_uri().startswith("sqlite:")
 
 
 def create_only_experiment():
@@ -691,7 +706,7 @@ def test_summary_lists_each_kata(stub_run):
     assert summary == [
         ["phase9/broken", "does not import", "0/1 tests passed"],
         ["phase9/crash", "does not import", "0/1 tests passed"],
-        ["phase9/demo", "failing", "13/17 tests passed"],
+        ["phase9/demo", "failing", "13/18 tests passed"],
     ]
 
 
@@ -743,6 +758,13 @@ def test_repointed_uri_fails(stub_run):
 
     assert "Your code pointed MLflow at 'sqlite:///elsewhere.db'" in result["message"]
     assert "its own throwaway store" in result["message"]
+    assert "Remove the call" in result["message"]
+
+
+def test_repointed_registry_uri_fails(stub_run):
+    result = assert_outcome(stub_run, "test_reads_registry_uri", "failing")
+
+    assert "pointed the model registry at 'sqlite:///registry-elsewhere.db'" in result["message"]
     assert "Remove the call" in result["message"]
 
 
