@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from tests.suites import REPO_ROOT, checkout_files
 
 
@@ -17,3 +21,23 @@ def test_no_mlflow_store_in_checkout(suite_reports):
     ]
 
     assert not strays, f"MLflow files in the checkout root: {strays}"
+
+
+# Command-line fragments of the servers kata suites start: MLflow's scoring server and the
+# uvicorn processes it or a kata runs.
+SERVER_COMMANDS = ("mlflow models serve", "mlflow.pyfunc.scoring_server", "uvicorn")
+
+
+def test_no_server_outlives_suites(suite_reports):
+    if not Path("/proc").is_dir():
+        pytest.skip("lists processes through /proc, which this system lacks")
+    survivors = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(fragment in command for fragment in SERVER_COMMANDS):
+            survivors.append(f"{cmdline.parent.name}: {command[:200]}")
+
+    assert not survivors, "Servers still running after the kata suites:\n" + "\n".join(survivors)

@@ -7,7 +7,11 @@ import sys
 from pathlib import Path
 
 from checks.cli import output
-from checks.manifest import ManifestError, find_checkout, load_manifest
+from checks.cli.selection import UnknownKata, current_kata, find_kata
+from checks.cli.state import read_progress
+from checks.cli.ui import DEFAULT_START_TIMEOUT
+from checks.cli.watch import DEFAULT_POLL_INTERVAL
+from checks.manifest import Kata, Manifest, ManifestError, find_checkout, load_manifest
 
 USAGE_ERROR = 2
 
@@ -102,6 +106,99 @@ def build_parser() -> argparse.ArgumentParser:
         default=4096,
         help="Memory cap per submission, in MiB of address space. Default: 4096.",
     )
+
+    hint = commands.add_parser(
+        "hint", help="Show the next hint of a kata, one at a time, and remember it."
+    )
+    hint.add_argument(
+        "kata",
+        nargs="?",
+        help="phase/slug or slug. Default: the first kata not recorded as passed.",
+    )
+    hint.add_argument(
+        "--task",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Hints of README task N. Default: the first task with failing tests in the "
+        "last recorded run, else the first task with hints you have not seen.",
+    )
+    hint_mode = hint.add_mutually_exclusive_group()
+    hint_mode.add_argument(
+        "--shown", action="store_true", help="Show the hints you have seen again; reveal none."
+    )
+    hint_mode.add_argument(
+        "--reset",
+        action="store_true",
+        help="Forget which hints you have seen (of --task N only, when given).",
+    )
+
+    watch = commands.add_parser(
+        "watch", help="Run a kata's tests each time you save its stub, then move on."
+    )
+    watch.add_argument(
+        "kata",
+        nargs="?",
+        help="phase/slug or slug. Default: the first kata not recorded as passed.",
+    )
+    watch.add_argument(
+        "--poll",
+        action="store_true",
+        help="Check the stub for changes at an interval instead of using file events. "
+        "Default: file events, with polling when they cannot start.",
+    )
+    watch.add_argument(
+        "--poll-interval",
+        type=float,
+        default=DEFAULT_POLL_INTERVAL,
+        metavar="SECONDS",
+        help=f"Seconds between checks when polling. Default: {DEFAULT_POLL_INTERVAL:g}.",
+    )
+
+    ui = commands.add_parser(
+        "ui", help="Start the MLflow UI on the runs kept by `pytest ... --keep-runs`."
+    )
+    ui.add_argument(
+        "kata",
+        nargs="?",
+        help="phase/slug or slug. Default: the kata of the most recently kept store.",
+    )
+    ui.add_argument(
+        "--test",
+        default=None,
+        metavar="NAME",
+        help="The kept test whose store to show. Default: the most recently kept one.",
+    )
+    ui.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="Port on 127.0.0.1 for the UI. Default: 0 (a free port).",
+    )
+    ui.add_argument(
+        "--start-timeout",
+        type=float,
+        default=DEFAULT_START_TIMEOUT,
+        metavar="SECONDS",
+        help=f"Seconds to wait for the server to respond. Default: {DEFAULT_START_TIMEOUT:g}.",
+    )
+
+    release = commands.add_parser(
+        "release",
+        help="Instructors: write or update the learner copy of this checkout in a folder.",
+        description=(
+            "Write the learner copy (katas, harness, learner README, classroom workflow) to "
+            "OUT, or update an earlier release there. Files edited in OUT since the last "
+            "release are kept and reported unless --force is given."
+        ),
+    )
+    release.add_argument("out", type=Path, metavar="OUT", help="Folder for the learner copy.")
+    release.add_argument(
+        "--force",
+        action="store_true",
+        help="Overwrite or remove files edited in OUT since the last release, and overwrite "
+        "files at the copy's paths that no release wrote. Default: keep them and report them.",
+    )
     return parser
 
 
@@ -144,7 +241,73 @@ def main(argv: list[str] | None = None) -> int:
         from checks.cli.grade import run_grade
 
         return run_grade(checkout, manifest, arguments)
+    if arguments.command == "hint":
+        from checks.cli.hint import run_hint
+
+        kata = _chosen_kata(checkout, manifest, arguments.kata, "hint")
+        if kata is None:
+            return USAGE_ERROR if arguments.kata else 0
+        if arguments.task is not None and arguments.task < 1:
+            output.error(f"--task must be 1 or more, not {arguments.task}.")
+            return USAGE_ERROR
+        return run_hint(checkout, kata, arguments.task, arguments.reset, arguments.shown)
+    if arguments.command == "watch":
+        from checks.cli.watch import run_watch
+
+        if arguments.poll_interval <= 0:
+            output.error(
+                f"--poll-interval must be more than 0 seconds, not {arguments.poll_interval:g}.",
+                hint=f"Run `katas watch --poll --poll-interval {DEFAULT_POLL_INTERVAL:g}`.",
+            )
+            return USAGE_ERROR
+        kata = _chosen_kata(checkout, manifest, arguments.kata, "watch")
+        if kata is None:
+            return USAGE_ERROR if arguments.kata else 0
+        return run_watch(checkout, manifest, kata, arguments.poll, arguments.poll_interval)
+    if arguments.command == "ui":
+        from checks.cli.ui import run_ui
+
+        if not 0 <= arguments.port <= 65535:
+            output.error(
+                f"--port must be between 1 and 65535, or 0 for a free port, not {arguments.port}.",
+                hint="Run `katas ui` to use a free port.",
+            )
+            return USAGE_ERROR
+        kata = None
+        if arguments.kata:
+            try:
+                kata = find_kata(manifest, arguments.kata)
+            except UnknownKata as failure:
+                output.error(str(failure), hint=failure.hint("ui"))
+                return USAGE_ERROR
+        return run_ui(
+            checkout, manifest, kata, arguments.test, arguments.port, arguments.start_timeout
+        )
+    if arguments.command == "release":
+        from checks.cli.release import run_release
+
+        return run_release(checkout, manifest, arguments.out, arguments.force)
     raise AssertionError(f"unhandled command {arguments.command}")
+
+
+def _chosen_kata(checkout: Path, manifest: Manifest, name: str | None, command: str) -> Kata | None:
+    """Return the kata named on the command line, or the first one not recorded as passed.
+
+    Print why and return None when the name is unknown or when every kata has passed.
+    """
+    if name:
+        try:
+            return find_kata(manifest, name)
+        except UnknownKata as failure:
+            output.error(str(failure), hint=failure.hint(command))
+            return None
+    kata = current_kata(manifest, read_progress(checkout))
+    if kata is None:
+        output.console.print(
+            "Every kata is recorded as passed. Name one to go on, "
+            f"for example `katas {command} {manifest.katas[0].id}`."
+        )
+    return kata
 
 
 if __name__ == "__main__":

@@ -26,13 +26,17 @@ class SuiteRunError(RuntimeError):
 
 @dataclass(frozen=True)
 class KataRun:
-    """The result of one kata's suite: its outcome, counts and first failure message."""
+    """The result of one kata's suite: its outcome, counts and first failure message.
+
+    ``failing_tasks`` lists the README task numbers that have at least one test not passing.
+    """
 
     kata_id: str
     outcome: Outcome
     passed: int
     total: int
     first_failure: str
+    failing_tasks: tuple[int, ...] = ()
 
 
 def run_suites(
@@ -76,12 +80,14 @@ def run_suites(
         if entry is None:
             results[kata.id] = KataRun(kata.id, Outcome.NOT_STARTED, 0, 0, "")
             continue
-        failures = [test["message"] for test in entry["tests"] if test["outcome"] != "passed"]
+        failing = [test for test in entry["tests"] if test["outcome"] != "passed"]
+        failing_tasks = sorted({test["task"] for test in failing if test.get("task") is not None})
         results[kata.id] = KataRun(
             kata_id=kata.id,
             outcome=Outcome(entry["outcome"]),
             passed=entry["passed"],
             total=entry["total"],
-            first_failure=failures[0] if failures else "",
+            first_failure=failing[0]["message"] if failing else "",
+            failing_tasks=tuple(failing_tasks),
         )
     return results

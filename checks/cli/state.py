@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from checks.cli.runner import KataRun
 from checks.outcomes import Outcome
@@ -25,15 +26,39 @@ def progress_path(checkout: Path) -> Path:
     return checkout / PROGRESS_FILE
 
 
+class _Entry(NamedTuple):
+    """One kata's record in the progress file.
+
+    ``failing_tasks`` is None for records written before the file listed tasks.
+    """
+
+    outcome: str
+    passed: int
+    total: int
+    failing_tasks: tuple[int, ...] | None
+
+
 def read_progress(checkout: Path) -> dict[str, Outcome]:
     """Return the last recorded outcome per kata; an unreadable file counts as empty."""
     outcomes = {}
-    for kata_id, (outcome, _passed, _total) in _read_entries(progress_path(checkout)).items():
+    for kata_id, entry in _read_entries(progress_path(checkout)).items():
         try:
-            outcomes[kata_id] = Outcome(outcome)
+            outcomes[kata_id] = Outcome(entry.outcome)
         except ValueError:
             continue
     return outcomes
+
+
+def read_failing_tasks(checkout: Path) -> dict[str, tuple[int, ...]]:
+    """Return the README task numbers with a test not passing in each kata's last run.
+
+    Katas without a record, or with a record that does not list tasks, are left out.
+    """
+    return {
+        kata_id: entry.failing_tasks
+        for kata_id, entry in _read_entries(progress_path(checkout)).items()
+        if entry.failing_tasks is not None
+    }
 
 
 def write_progress(checkout: Path, runs: dict[str, KataRun], solutions: str) -> Path:
@@ -41,22 +66,25 @@ def write_progress(checkout: Path, runs: dict[str, KataRun], solutions: str) -> 
     path = progress_path(checkout)
     previous = _read_entries(path)
     for kata_id, run in runs.items():
-        previous[kata_id] = (run.outcome.value, run.passed, run.total)
+        previous[kata_id] = _Entry(run.outcome.value, run.passed, run.total, run.failing_tasks)
 
     lines = [HEADER, f'updated = "{datetime.now(timezone.utc).isoformat(timespec="seconds")}"']
     lines.append(f"solutions = {_quote(solutions)}\n")
-    for kata_id, (outcome, passed, total) in sorted(previous.items()):
+    for kata_id, entry in sorted(previous.items()):
         lines.append(f"[katas.{_quote(kata_id)}]")
-        lines.append(f"outcome = {_quote(outcome)}")
-        lines.append(f"passed = {passed}")
-        lines.append(f"total = {total}\n")
+        lines.append(f"outcome = {_quote(entry.outcome)}")
+        lines.append(f"passed = {entry.passed}")
+        lines.append(f"total = {entry.total}")
+        if entry.failing_tasks is not None:
+            lines.append(f"failing_tasks = [{', '.join(map(str, entry.failing_tasks))}]")
+        lines.append("")
     draft = path.with_suffix(".tmp")
     draft.write_text("\n".join(lines), encoding="utf-8")
     draft.replace(path)
     return path
 
 
-def _read_entries(path: Path) -> dict[str, tuple[str, int, int]]:
+def _read_entries(path: Path) -> dict[str, _Entry]:
     if not path.is_file():
         return {}
     try:
@@ -66,7 +94,13 @@ def _read_entries(path: Path) -> dict[str, tuple[str, int, int]]:
     entries = {}
     for kata_id, entry in document.get("katas", {}).items():
         if isinstance(entry, dict) and {"outcome", "passed", "total"} <= entry.keys():
-            entries[kata_id] = (str(entry["outcome"]), int(entry["passed"]), int(entry["total"]))
+            tasks = entry.get("failing_tasks")
+            failing_tasks = None
+            if isinstance(tasks, list) and all(isinstance(task, int) for task in tasks):
+                failing_tasks = tuple(tasks)
+            entries[kata_id] = _Entry(
+                str(entry["outcome"]), int(entry["passed"]), int(entry["total"]), failing_tasks
+            )
     return entries
 
 
