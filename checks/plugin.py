@@ -180,6 +180,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(str(error)) from None
         if has_timeout_plugin and timeout > 0 and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(timeout))
+        _use_short_failure_text(item, location)
+
+
+def _use_short_failure_text(item: pytest.Item, location: KataLocation) -> None:
+    """Give the item's failures the learner's short message before pytest formats them.
+
+    pytest formats a full traceback for every failure, and through deep library stacks
+    (starlette, anyio, MLflow) that takes most of a second per test. The report hook would
+    replace it with the short message anyway, so the traceback is only formatted when no
+    short message applies.
+    """
+    formatted = item._repr_failure_py
+
+    def repr_failure(excinfo: pytest.ExceptionInfo[BaseException], *args, **kwargs):
+        call = _ExceptionOnly(excinfo)
+        message = _learner_message(item, call, _outcome_of_error(item, call), location)
+        return message if message is not None else formatted(excinfo, *args, **kwargs)
+
+    item._repr_failure_py = repr_failure  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class _ExceptionOnly:
+    """The part of a ``pytest.CallInfo`` that the failure messages read."""
+
+    excinfo: pytest.ExceptionInfo[BaseException]
 
 
 def pytest_report_header(config: pytest.Config, start_path: Path) -> list[str]:
@@ -466,6 +492,11 @@ def _classify(
     if report.passed:
         return Outcome.PASSED
 
+    return _outcome_of_error(item, call)
+
+
+def _outcome_of_error(item: pytest.Item, call: pytest.CallInfo[None] | _ExceptionOnly) -> Outcome:
+    """Return the outcome of a test that raised ``call.excinfo``."""
     error = call.excinfo.value if call.excinfo is not None else None
     if isinstance(error, SolutionImportError):
         return Outcome.DOES_NOT_IMPORT
