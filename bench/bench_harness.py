@@ -116,6 +116,8 @@ def measure_suites(work: Path) -> dict[str, float]:
         "one_kata_warm": min(pytest_wall(one_kata, warm) for _ in range(3)),
         "phase1_serial": pytest_wall(["katas/phase1", *reference], warm),
         "phase1_parallel": pytest_wall(["katas/phase1", *reference, "-n", "2"], warm),
+        "phase2_serial": pytest_wall(["katas/phase2", *reference], warm),
+        "phase2_parallel": pytest_wall(["katas/phase2", *reference, "-n", "2"], warm),
     }
 
 
@@ -159,6 +161,11 @@ def render(setup: dict[str, float], suites: dict[str, float]) -> str:
             f"{suites['phase1_serial']:.1f} s",
         ),
         ("pytest katas/phase1 --solutions reference -n 2", f"{suites['phase1_parallel']:.1f} s"),
+        ("pytest katas/phase2 --solutions reference, serial", f"{suites['phase2_serial']:.1f} s"),
+        (
+            "pytest katas/phase2 --solutions reference -n 2 (target < 60 s)",
+            f"{suites['phase2_parallel']:.1f} s",
+        ),
     ]
     lines = [
         f"Measured on {time.strftime('%Y-%m-%d')} with MLflow {mlflow.__version__}, Python "

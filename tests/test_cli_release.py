@@ -197,7 +197,7 @@ def test_release_keeps_stub_edited_in_copy(checkout, tmp_path):
     released(checkout, out)
     learner_stub = (out / STUB).read_text(encoding="utf-8") + "\n# the learner's answer\n"
     (out / STUB).write_text(learner_stub, encoding="utf-8")
-    upstream = checkout / STUB
+    upstream = checkout / "reference" / "phase1" / "tracking_basics" / "tracking_basics.py"
     upstream.write_text(upstream.read_text(encoding="utf-8") + "\n# upstream\n", encoding="utf-8")
 
     update = released(checkout, out)
@@ -208,6 +208,23 @@ def test_release_keeps_stub_edited_in_copy(checkout, tmp_path):
     assert "--force" in update.stdout
     assert "1 updated" in forced.stdout
     assert (out / STUB).read_text(encoding="utf-8").endswith("# upstream\n")
+    [backup] = (out / ".katas" / "backups").rglob("tracking_basics.py.*")
+    assert backup.read_text(encoding="utf-8") == learner_stub
+    assert "kept copies" in forced.stdout
+
+
+def test_release_ships_generated_stub_not_solved_one(checkout, tmp_path):
+    out = tmp_path / "learner"
+    solved = (
+        checkout / "reference" / "phase1" / "tracking_basics" / "tracking_basics.py"
+    ).read_text(encoding="utf-8")
+    pristine_stub = (checkout / STUB).read_text(encoding="utf-8")
+    (checkout / STUB).write_text(solved, encoding="utf-8")
+
+    result = released(checkout, out)
+
+    assert (out / STUB).read_text(encoding="utf-8") == pristine_stub
+    assert "The copy ships the generated stubs" in " ".join(result.stdout.split())
 
 
 def test_release_keeps_stub_on_every_rerun(checkout, tmp_path):
@@ -279,7 +296,9 @@ def test_release_records_source_commit(checkout, tmp_path):
     head = git("rev-parse", "HEAD", cwd=checkout).strip()
 
     clean = released(checkout, out)
-    (checkout / STUB).write_text("# changed\n", encoding="utf-8")
+    suite = "katas/phase1/tracking_basics/test_tracking_basics.py"
+    (checkout / suite).write_text("# changed\n", encoding="utf-8")
+    (checkout / STUB).write_text("# solved, never shipped\n", encoding="utf-8")
     dirty = released(checkout, out)
 
     record = (out / RECORD_NAME).read_text(encoding="utf-8")
@@ -287,7 +306,10 @@ def test_release_records_source_commit(checkout, tmp_path):
     assert f'source_commit = "{head}"' in record
     assert "uncommitted_changes = true" in record
     assert "changes not committed" in dirty.stdout
-    assert STUB in dirty.stdout
+    listed = " ".join(dirty.stdout.split()).split("not committed to the checkout: ")[1]
+    listed = listed.split(". Commit them")[0]
+    assert suite in listed
+    assert STUB not in listed, "the shipped stub is generated, so its edit is not shipped"
 
 
 def learner_repository(checkout: Path, out: Path) -> Path:

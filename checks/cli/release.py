@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -110,6 +111,7 @@ class Summary:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     kept: dict[str, str] = field(default_factory=dict)
+    backed_up: dict[str, str] = field(default_factory=dict)
 
 
 def run_release(checkout: Path, manifest: Manifest, out: Path, force: bool) -> int:
@@ -119,10 +121,13 @@ def run_release(checkout: Path, manifest: Manifest, out: Path, force: bool) -> i
         previous = read_record(target)
         source = describe_source(checkout)
         planned = plan_release(checkout, manifest)
+        stubs = generated_stubs(checkout)
     except ReleaseError as error:
         output.error(str(error), hint=error.hint)
         return error.exit_code
 
+    # A stub's working-tree changes are not shipped, so they need no commit.
+    source = Source(source.commit, tuple(path for path in source.uncommitted if path not in stubs))
     summary, record = apply_release(target, planned, previous, force)
     write_record(target, record, source)
     _show_summary(checkout, target, summary, source, first_release=not previous)
@@ -167,11 +172,34 @@ def plan_release(checkout: Path, manifest: Manifest) -> dict[str, PlannedFile]:
         path = checkout / relative
         executable = os.access(path, os.X_OK)
         planned[relative] = PlannedFile(path.read_bytes(), executable)
+    # The stubs come from the references, never from the working tree, where a maintainer
+    # or an instructor trying the katas may have solved them.
+    for relative, content in generated_stubs(checkout).items():
+        planned[relative] = PlannedFile(content.encode("utf-8"))
 
     planned[LEARNER_README] = PlannedFile(render_learner_readme(manifest).encode("utf-8"))
     planned[LEARNER_GITIGNORE] = PlannedFile(_template("learner_gitignore"))
     planned[CLASSROOM_WORKFLOW] = PlannedFile(_template("classroom.yml"))
     return dict(sorted(planned.items()))
+
+
+def generated_stubs(checkout: Path) -> dict[str, str]:
+    """Return each stub as its reference generates it, by path relative to the checkout."""
+    if not (checkout / "reference").is_dir():
+        return {}
+    from checks.stubgen import StubError, stub_pairs
+
+    stubs = {}
+    for pair in stub_pairs(checkout):
+        relative = pair.stub.relative_to(checkout).as_posix()
+        try:
+            stubs[relative] = pair.expected()
+        except StubError as error:
+            raise ReleaseError(
+                f"Cannot generate the stub {relative}: {error}",
+                hint="Fix the solution markers in the reference, then release again.",
+            ) from None
+    return stubs
 
 
 def shipped_paths(checkout: Path) -> list[str]:
@@ -375,6 +403,8 @@ def apply_release(
         if path.is_dir():
             summary.kept[relative] = "a folder is in the way"
             continue
+        if current is not None and current != previous.get(relative):
+            summary.backed_up[relative] = _back_up(out, relative)
         try:
             _write(path, planned_file)
         except OSError as error:
@@ -404,6 +434,15 @@ def apply_release(
         _remove_empty_folders(path.parent, out)
         summary.removed.append(relative)
     return summary, record
+
+
+def _back_up(out: Path, relative: str) -> str:
+    """Copy a file edited in OUT to OUT/.katas/backups/ before --force replaces it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = out / ".katas" / "backups" / f"{relative}.{stamp}"
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(out / relative, backup)
+    return backup.relative_to(out).as_posix()
 
 
 def write_record(out: Path, record: dict[str, str], source: Source) -> Path:
@@ -483,7 +522,7 @@ def _show_summary(
     if summary.kept:
         console.print(
             Text(
-                f"Kept {len(summary.kept)} file(s) in OUT that the release would change:",
+                f"Kept {len(summary.kept)} file(s) in {out} that the release would change:",
                 style="yellow",
             )
         )
@@ -493,6 +532,10 @@ def _show_summary(
             f"  Compare them with the checkout's version, or overwrite them with "
             f"`katas release {out} --force`."
         )
+    if summary.backed_up:
+        console.print(f"Replaced {len(summary.backed_up)} edited file(s) and kept copies:")
+        for relative, backup in summary.backed_up.items():
+            console.print(f"  {relative} -> {backup}", soft_wrap=True)
     if source.uncommitted:
         listed = ", ".join(source.uncommitted[:5])
         more = f" and {len(source.uncommitted) - 5} more" if len(source.uncommitted) > 5 else ""
@@ -522,17 +565,19 @@ def _show_summary(
             "the assignment's starter code. The classroom workflow grades each push against "
             "the first commit of the learner's repository, which is this release."
         )
-    else:
+    elif summary.written or summary.updated or summary.removed:
         console.print(
             "Next: commit the update in the copy. Repositories created from the template after "
             "that start from it; existing learner repositories keep the release they started from."
         )
+    else:
+        console.print("The copy was already up to date; there is nothing to commit.")
 
 
 def _warn_about_stale_stubs(checkout: Path) -> None:
-    """Warn when a shipped stub differs from what its reference generates.
+    """Say when a stub in the checkout differs from what its reference generates.
 
-    Such a stub may have been edited by hand, and may then contain solution code.
+    Such a stub may hold someone's solution; the copy ships the generated stub instead.
     """
     if not (checkout / "reference").is_dir():
         return
@@ -548,9 +593,9 @@ def _warn_about_stale_stubs(checkout: Path) -> None:
     if stale:
         output.console.print(
             Text(
-                f"Warning: {len(stale)} shipped stub(s) differ from what their references "
-                f"generate, so they may contain solution code: {', '.join(stale)}. "
-                "Check them with `katas stubs --check` in the checkout, then release again.",
-                style="bold yellow",
+                f"Note: {len(stale)} stub(s) in the checkout differ from what their references "
+                f"generate: {', '.join(stale)}. The copy ships the generated stubs, so any "
+                "solution code written into them stayed in the checkout.",
+                style="yellow",
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -67,12 +68,32 @@ def _back_up(checkout: Path, stub: Path) -> Path | None:
     """Copy an existing stub to .katas/backups/ before it is replaced, and return the copy.
 
     A learner may have written their solution into the stub, and regenerating it must not
-    lose that work.
+    lose that work. A stub that Git holds unchanged needs no copy: Git can restore it.
     """
-    if not stub.is_file():
+    if not stub.is_file() or _committed_unchanged(checkout, stub):
         return None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     backup = checkout / ".katas" / "backups" / f"{stub.relative_to(checkout)}.{stamp}"
     backup.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(stub, backup)
     return backup
+
+
+def _committed_unchanged(checkout: Path, stub: Path) -> bool:
+    """Check that Git tracks ``stub`` and that it matches the committed version."""
+    try:
+        completed = subprocess.run(
+            ["git", "--no-optional-locks", "diff", "--quiet", "HEAD", "--", str(stub)],
+            cwd=checkout,
+            capture_output=True,
+            check=False,
+        )
+        tracked = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", str(stub)],
+            cwd=checkout,
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return False
+    return completed.returncode == 0 and tracked.returncode == 0

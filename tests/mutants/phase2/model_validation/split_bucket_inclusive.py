@@ -1,6 +1,6 @@
 """Mutant: the challenger also gets the bucket equal to challenger_share, so share 0 is not 0.
 
-Rejected by: test_split_matches_sha256_buckets, test_ab_run_counts_requests_per_variant
+Rejected by: test_split_matches_sha256_buckets[share-0], test_ab_run_counts_requests_per_variant
 Message: routes ids to other variants than their SHA-256 buckets
 """
 

@@ -1,6 +1,6 @@
 """Mutant: the bucket comes from Python's built-in hash(), which is salted per process.
 
-Rejected by: test_split_matches_sha256_buckets
+Rejected by: test_split_matches_sha256_buckets[share-25]
 Message: PYTHONHASHSEED
 """
 
