@@ -669,12 +669,10 @@ class KataResults:
             terminalreporter.section("kept runs")
             terminalreporter.write_line(
                 f"Kept the MLflow stores of {len(kept)} test(s) under {kept[0].parent}. "
-                "Browse one with:"
+                "Browse the newest in the MLflow UI with:"
             )
-            terminalreporter.write_line(
-                "  mlflow ui --host 127.0.0.1 --port 5000 "
-                f"--backend-store-uri sqlite:///{kept[-1] / sandboxes.STORE_NAME}"
-            )
+            terminalreporter.write_line("  katas ui")
+            terminalreporter.write_line(f"or another one with: katas ui --test {kept[0].name}")
         grouped = self.by_kata()
         if not grouped:
             return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import os
 import sys
 import tarfile
@@ -311,3 +313,63 @@ def test_same_names_made_unique(tmp_path):
     names = [name for name, _ in grade_command._select_submissions(sources, "1/1")]
 
     assert sorted(names) == ["alice", "alice-2", "alice-3"]
+
+
+def test_parent_of_copies_named_in_error(tmp_path):
+    cohort = tmp_path / "cohort"
+    for name in ("alice", "bob"):
+        _learner_copy(cohort / name)
+
+    with pytest.raises(SubmissionError, match=r"holds 2 learner copies \(alice, bob\)"):
+        open_submission(cohort, tmp_path / "scratch")
+
+
+def _earlier_results(out: Path, name: str, kata_ids: list[str]) -> None:
+    katas = [
+        {"id": kata_id, "outcome": "passed", "passed": 1, "total": 1, "score": 10, "max_score": 10}
+        for kata_id in kata_ids
+    ]
+    document = {
+        "version": 3,
+        "status": "pass",
+        "message": None,
+        "tests": [],
+        "score": 10 * len(kata_ids),
+        "max_score": 10 * len(kata_ids),
+        "submission": name,
+        "katas": katas,
+        "tampering": [],
+        "notes": [],
+        "protections": {},
+    }
+    (out / name).mkdir(parents=True)
+    (out / name / "results.json").write_text(json.dumps(document), encoding="utf-8")
+
+
+def test_empty_shard_keeps_earlier_results(in_checkout, tmp_path, capsys):
+    _learner_copy(tmp_path / "late")
+    out = tmp_path / "out"
+    _earlier_results(out, "early", ["phase1/tracking_basics"])
+    _earlier_results(out, "other-katas", ["phase1/compare_models"])
+
+    code = main(
+        [
+            "grade",
+            str(tmp_path / "late"),
+            "--out",
+            str(out),
+            "--kata",
+            "phase1/tracking_basics",
+            "--shard",
+            "2/2",
+        ]
+    )
+
+    printed = _unwrapped(capsys.readouterr().out)
+    with (out / "gradebook.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert code == 0
+    assert "Shard 2/2 has no submissions to grade." in printed
+    assert [row["submission"] for row in rows] == ["early"]
+    assert "Left other-katas out of the gradebook" in printed
+    assert "| early |" in (out / "summary.md").read_text(encoding="utf-8")

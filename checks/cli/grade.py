@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -48,10 +49,6 @@ def run_grade(checkout: Path, manifest: Manifest, arguments: argparse.Namespace)
         output.error(str(error))
         return USAGE_ERROR
 
-    if not submissions:
-        output.console.print(f"Shard {arguments.shard} has no submissions to grade.")
-        return 0
-
     protections = probe_protections(arguments.memory)
     settings = GradingSettings(
         test_timeout=arguments.kata_timeout,
@@ -74,13 +71,54 @@ def run_grade(checkout: Path, manifest: Manifest, arguments: argparse.Namespace)
         )
         return 1
 
-    documents = _grade_all(submissions, track, settings, described, jobs, out)
-    write_gradebook(out / GRADEBOOK_FILE, documents, track)
-    (out / SUMMARY_FILE).write_text(summary_markdown(documents, described), encoding="utf-8")
+    if submissions:
+        documents = _grade_all(submissions, track, settings, described, jobs, out)
+    else:
+        output.console.print(f"Shard {arguments.shard} has no submissions to grade.")
+        documents = []
+    earlier = _earlier_results(out, {name for name, _ in submissions}, track)
+    cohort = documents + earlier
+    write_gradebook(out / GRADEBOOK_FILE, cohort, track)
+    (out / SUMMARY_FILE).write_text(summary_markdown(cohort, described), encoding="utf-8")
     output.console.print(
         f"Wrote {len(documents)} results file(s), {out / GRADEBOOK_FILE} and {out / SUMMARY_FILE}."
     )
+    if earlier:
+        output.console.print(
+            f"The gradebook and summary also cover {len(earlier)} submission(s) graded earlier "
+            f"into {out}; delete their folders there to leave them out."
+        )
     return 1 if any(document["status"] == "error" for document in documents) else 0
+
+
+def _earlier_results(out: Path, graded_now: set[str], track: PristineTrack) -> list[dict]:
+    """Return the results files in ``out`` from earlier calls that graded the same katas.
+
+    Late submissions graded into the same folder then join the cohort's gradebook instead
+    of replacing it. Results of another kata selection are left out, with a warning.
+    """
+    kata_ids = [entry.kata.id for entry in track.katas]
+    documents = []
+    for path in sorted(out.glob(f"*/{RESULTS_FILE}")):
+        if path.parent.name in graded_now:
+            continue
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            same_katas = [entry["id"] for entry in document["katas"]] == kata_ids
+        except (OSError, ValueError, KeyError, TypeError):
+            output.console.print(Text(f"Skipped the unreadable results {path}.", style="yellow"))
+            continue
+        if not same_katas:
+            output.console.print(
+                Text(
+                    f"Left {path.parent.name} out of the gradebook: its results in {path} cover "
+                    "other katas than this call.",
+                    style="yellow",
+                )
+            )
+            continue
+        documents.append(document)
+    return documents
 
 
 def _grade_all(

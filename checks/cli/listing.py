@@ -23,10 +23,12 @@ def run_list(checkout: Path, manifest: Manifest) -> int:
         )
     output.console.print(table)
     if not recorded:
-        output.console.print("Statuses come from the last `katas progress` run; there is none yet.")
+        output.console.print(
+            "Statuses come from the last `katas progress` or `katas watch` run; there is none yet."
+        )
     else:
         output.console.print(
-            "Statuses come from the last `katas progress` run, not from later pytest runs. "
-            "Run `katas progress` to refresh them."
+            "Statuses come from the last `katas progress` or `katas watch` run, not from later "
+            "pytest runs. Run `katas progress` to refresh them."
         )
     return 0

@@ -226,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
                 checkout, manifest, arguments.phase, arguments.solutions, arguments.workers
             )
         except ManifestError as failure:
-            output.error(str(failure), hint="Run `katas list` to see the phases and katas.")
+            hint = "Run `katas list` to see the phases and katas."
+            if arguments.phase and "/" in arguments.phase:
+                hint = (
+                    f"`katas progress` takes a phase. To run one kata: "
+                    f"`pytest katas/{arguments.phase}` or `katas watch {arguments.phase}`."
+                )
+            output.error(str(failure), hint=hint)
             return USAGE_ERROR
     if arguments.command == "stubs":
         from checks.cli.stubs import run_stubs
@@ -263,7 +269,14 @@ def main(argv: list[str] | None = None) -> int:
         kata = _chosen_kata(checkout, manifest, arguments.kata, "watch")
         if kata is None:
             return USAGE_ERROR if arguments.kata else 0
-        return run_watch(checkout, manifest, kata, arguments.poll, arguments.poll_interval)
+        return run_watch(
+            checkout,
+            manifest,
+            kata,
+            arguments.poll,
+            arguments.poll_interval,
+            named=bool(arguments.kata),
+        )
     if arguments.command == "ui":
         from checks.cli.ui import run_ui
 

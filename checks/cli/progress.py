@@ -82,7 +82,7 @@ def show_next(kata: Kata, run: KataRun) -> None:
     console.print(Text(f"    pytest {folder}", style="bold"))
     if run.outcome is Outcome.DOES_NOT_IMPORT:
         console.print(Text(_indent(_head(run.first_failure, MESSAGE_LINES)), style="red"))
-    console.print(f"  Stuck? {folder}/hints.md has hints per task; read them one at a time.")
+    console.print(f"  Stuck? `katas hint {kata.id}` shows the next hint of the task you are on.")
 
 
 def _head(text: str, lines: int) -> str:

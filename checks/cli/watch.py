@@ -35,16 +35,23 @@ MESSAGE_LINES = 12
 
 
 def run_watch(
-    checkout: Path, manifest: Manifest, kata: Kata, poll: bool, poll_interval: float
+    checkout: Path,
+    manifest: Manifest,
+    kata: Kata,
+    poll: bool,
+    poll_interval: float,
+    named: bool = False,
 ) -> int:
     """Watch ``kata``, move on to the next kata each time one goes green; return the exit code.
 
-    Ctrl-C ends the command with exit code 0.
+    A kata the learner ``named`` that already passes at the start stays watched: they chose
+    it to keep working on it. Ctrl-C ends the command with exit code 0.
     """
     current: Kata | None = kata
     try:
         while current is not None:
-            _watch_until_green(checkout, current, poll, poll_interval)
+            _watch_until_green(checkout, current, poll, poll_interval, stay=named)
+            named = False
             current = next_kata(manifest, current, read_progress(checkout))
             if current is not None:
                 _show_next(current)
@@ -66,16 +73,22 @@ def run_watch(
     return 0
 
 
-def _watch_until_green(checkout: Path, kata: Kata, poll: bool, poll_interval: float) -> None:
-    """Run the kata now and after every save of its stub, until all its tests pass."""
+def _watch_until_green(
+    checkout: Path, kata: Kata, poll: bool, poll_interval: float, stay: bool = False
+) -> None:
+    """Run the kata now and after every save of its stub, until all its tests pass.
+
+    With ``stay``, a kata that passes on the first run is watched until a later run passes.
+    """
     stub = (checkout / "katas" / kata.id / f"{kata.slug}.py").resolve()
     changes = stub_changes(stub, poll, poll_interval)
     try:
         while True:
             tested = _file_signature(stub)
             run = _run_kata(checkout, kata)
-            if run is not None and run.outcome is Outcome.PASSED:
+            if run is not None and run.outcome is Outcome.PASSED and not stay:
                 return
+            stay = False
             _show_waiting(checkout, kata, stub, poll, poll_interval)
             # The stub's signature is compared after every batch of changes and every tick.
             # So a save during the run, or before the watcher started, is not lost. And a

@@ -156,6 +156,10 @@ def _grade_opened(
         cached = settings.results.get(keys[entry.kata.id])
         if cached is not None:
             results[entry.kata.id] = cached
+            grade.notes.append(
+                f"{entry.kata.id}: a byte-identical module was graded earlier in this call; "
+                "its result was reused."
+            )
     to_run = [entry for entry in present if entry.kata.id not in results]
     runs = _run_with_fallback(to_run, workspace, scratch, settings, started, grade)
     for run in runs:

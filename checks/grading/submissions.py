@@ -75,6 +75,13 @@ def _checkout_root(source: Path, folder: Path) -> Path:
     children = [child for child in folder.iterdir() if child.is_dir()]
     if len(children) == 1 and (children[0] / "katas").is_dir():
         return children[0]
+    copies = sorted(child.name for child in children if (child / "katas").is_dir())
+    if len(copies) > 1:
+        listed = ", ".join(copies[:3]) + (", ..." if len(copies) > 3 else "")
+        raise SubmissionError(
+            f"{source}: holds {len(copies)} learner copies ({listed}), not one. Pass each "
+            f"copy as its own submission, for example `katas grade {source}/* --out ...`."
+        )
     raise SubmissionError(
         f"{source}: no katas/ folder at the top or one folder down; is this a learner's copy?"
     )

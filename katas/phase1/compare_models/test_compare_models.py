@@ -536,8 +536,8 @@ def test_search_looks_in_parent_experiment(solution):
         returned = solution.best_child_run_id(parent_id)
     except LookupError as error:
         state.fail(
-            "best_child_run_id raised LookupError while another experiment was active, but the "
-            "parent has two scored children in its own experiment.",
+            f"best_child_run_id raised {type(error).__name__} while another experiment was "
+            "active, but the parent has two scored children in its own experiment.",
             expected=f"the id of 'high' ({child_ids['high']})",
             actual=f"{type(error).__name__}: {error}",
             why=active_experiment_reason,
@@ -564,6 +564,17 @@ def test_search_rejects_parent_without_scored_children(solution, children):
 
     try:
         returned = solution.best_child_run_id(parent_id)
+    except (IndexError, KeyError) as error:
+        state.fail(
+            "best_child_run_id failed on an empty search result instead of checking for one.",
+            expected="LookupError with a message that names the parent run and the metric",
+            actual=f"{type(error).__name__}: {error}",
+            why=(
+                "IndexError and KeyError are kinds of LookupError, but raised by accident "
+                "(indexing an empty DataFrame) they tell the caller nothing. Check whether the "
+                "search found a scored child, and raise LookupError yourself when it did not."
+            ),
+        )
     except LookupError:
         return
 
