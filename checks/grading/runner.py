@@ -36,8 +36,8 @@ class ResultCache:
     """Trusted kata results of one ``katas grade`` call, by kata and solution module content.
 
     Learners leave the stubs of katas they have not started byte for byte untouched, and
-    graders meet copied files; a module already graded against the same pristine suite gets
-    the same result without another run.
+    graders meet copied files. So a module already graded against the same pristine suite
+    gets the same result without another run.
     """
 
     def __init__(self) -> None:
@@ -63,7 +63,7 @@ class ResultCache:
 
 @dataclass(frozen=True)
 class GradingSettings:
-    """How every submission of one ``katas grade`` call is graded."""
+    """The limits and shared state that every submission of one ``katas grade`` call uses."""
 
     test_timeout: float
     submission_timeout: float
@@ -87,7 +87,7 @@ class TestOutcome:
 
 @dataclass
 class SubmissionGrade:
-    """Everything the results files say about one submission."""
+    """The tests, findings and notes that the results files report for one submission."""
 
     name: str
     source: Path
