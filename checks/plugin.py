@@ -672,7 +672,11 @@ class KataResults:
                 "Browse the newest in the MLflow UI with:"
             )
             terminalreporter.write_line("  katas ui")
-            terminalreporter.write_line(f"or another one with: katas ui --test {kept[0].name}")
+            kata_id = f"{kept[-1].parent.parent.name}/{kept[-1].parent.name}"
+            terminalreporter.write_line(
+                f"or another test's store with: katas ui {kata_id} --test NAME "
+                "(katas ui lists the kept tests)"
+            )
         grouped = self.by_kata()
         if not grouped:
             return

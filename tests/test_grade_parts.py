@@ -289,7 +289,7 @@ def _unwrapped(text: str) -> str:
 def test_shards_split_cohort_without_overlap(tmp_path):
     names = [f"learner{number:02d}" for number in range(7)]
     for name in names:
-        (tmp_path / name).mkdir()
+        _learner_copy(tmp_path / name)
     sources = [str(tmp_path / name) for name in names]
 
     shards = [grade_command._select_submissions(sources, f"{index}/3") for index in (1, 2, 3)]
@@ -301,7 +301,7 @@ def test_shards_split_cohort_without_overlap(tmp_path):
 
 def test_same_names_made_unique(tmp_path):
     for group in ("morning", "evening"):
-        (tmp_path / group / "alice").mkdir(parents=True)
+        _learner_copy(tmp_path / group / "alice")
     archive = tmp_path / "alice.zip"
     archive.write_bytes(io.BytesIO().getvalue())
     sources = [
@@ -313,6 +313,17 @@ def test_same_names_made_unique(tmp_path):
     names = [name for name, _ in grade_command._select_submissions(sources, "1/1")]
 
     assert sorted(names) == ["alice", "alice-2", "alice-3"]
+
+
+def test_cohort_folder_is_usage_error(in_checkout, tmp_path, capsys):
+    for name in ("alice", "bob"):
+        _learner_copy(tmp_path / "cohort" / name)
+
+    code = main(["grade", str(tmp_path / "cohort"), "--out", str(tmp_path / "out")])
+
+    assert code == 2
+    assert "holds 2 learner copies (alice, bob)" in _unwrapped(capsys.readouterr().err)
+    assert not (tmp_path / "out" / "gradebook.csv").exists()
 
 
 def test_parent_of_copies_named_in_error(tmp_path):

@@ -23,7 +23,7 @@ from checks.grading.results import (
     write_results,
 )
 from checks.grading.runner import GradingSettings, grade_submission
-from checks.grading.submissions import submission_name
+from checks.grading.submissions import SubmissionError, checkout_root, submission_name
 from checks.manifest import Kata, Manifest, ManifestError, find_checkout, load_manifest
 from checks.plugin import template_cache_dir
 
@@ -58,7 +58,8 @@ def run_grade(checkout: Path, manifest: Manifest, arguments: argparse.Namespace)
     )
     described = protections.describe(arguments.kata_timeout, arguments.timeout)
     output.console.print(
-        f"Grading {len(submissions)} submission(s) on {len(katas)} kata(s) with {jobs} at a time."
+        f"Grading {len(submissions)} submission(s) on {len(katas)} kata(s), "
+        f"{max(1, min(jobs, len(submissions)))} at a time."
     )
     for name, text in described.items():
         output.console.print(Text(f"  {name}: {text}", style="dim"))
@@ -192,6 +193,11 @@ def _select_submissions(sources: list[str], shard: str) -> list[tuple[str, Path]
         path = Path(source).resolve()
         if not path.exists():
             raise UsageError(f"Submission {source}: no such file or folder.")
+        if path.is_dir():
+            try:
+                checkout_root(path)
+            except SubmissionError as error:
+                raise UsageError(str(error)) from None
         paths.append(path)
     named: list[tuple[str, Path]] = []
     taken: set[str] = set()

@@ -86,8 +86,13 @@ def _watch_until_green(
         while True:
             tested = _file_signature(stub)
             run = _run_kata(checkout, kata)
-            if run is not None and run.outcome is Outcome.PASSED and not stay:
-                return
+            if run is not None and run.outcome is Outcome.PASSED:
+                if not stay:
+                    return
+                output.console.print(
+                    "You named this kata, so it stays watched: the next run that passes "
+                    "moves on to the next kata."
+                )
             stay = False
             _show_waiting(checkout, kata, stub, poll, poll_interval)
             # The stub's signature is compared after every batch of changes and every tick.

@@ -160,7 +160,7 @@ def summary_markdown(documents: list[dict], protections: dict[str, str]) -> str:
             lines.append(
                 f"- Tampering ({finding['kind']}): `{finding['path']}`: {_cell(finding['detail'])}"
             )
-    lines += ["", "Protections while grading:", ""]
+    lines += ["", "## Protections while grading", ""]
     lines += [f"- {name}: {text}" for name, text in protections.items()]
     return "\n".join(lines) + "\n"
 

@@ -144,9 +144,9 @@ def _grade_opened(
             present.append(entry)
             keys[entry.kata.id] = ResultCache.key(entry, module.read_bytes())
         else:
-            grade.tests.extend(
-                _unjudged(entry, f"The submission has no {entry.module_path}; nothing to grade.")
-            )
+            missing = f"The submission has no {entry.module_path}; nothing to grade."
+            grade.tests.extend(_unjudged(entry, missing))
+            grade.notes.append(f"{entry.kata.id}: {missing}")
     if not present:
         grade.error = "The submission contains none of the graded solution modules."
         return grade

@@ -66,10 +66,15 @@ def open_submission(source: Path, scratch: Path) -> Submission:
         raise SubmissionError(
             f"{source}: not a folder or an archive; expected one of {', '.join(ARCHIVE_SUFFIXES)}."
         )
-    return Submission(submission_name(source), source, _checkout_root(source, folder))
+    return Submission(submission_name(source), source, checkout_root(folder, source))
 
 
-def _checkout_root(source: Path, folder: Path) -> Path:
+def checkout_root(folder: Path, source: Path | None = None) -> Path:
+    """Return the folder that holds ``katas/``: ``folder`` itself or its only subfolder.
+
+    ``source`` names the submission in errors; by default ``folder`` does.
+    """
+    source = source or folder
     if (folder / "katas").is_dir():
         return folder
     children = [child for child in folder.iterdir() if child.is_dir()]
