@@ -322,7 +322,7 @@ def test_cohort_folder_is_usage_error(in_checkout, tmp_path, capsys):
     code = main(["grade", str(tmp_path / "cohort"), "--out", str(tmp_path / "out")])
 
     assert code == 2
-    assert "holds 2 learner copies (alice, bob)" in _unwrapped(capsys.readouterr().err)
+    assert "contains 2 learner copies (alice, bob)" in _unwrapped(capsys.readouterr().err)
     assert not (tmp_path / "out" / "gradebook.csv").exists()
 
 
@@ -331,7 +331,7 @@ def test_parent_of_copies_named_in_error(tmp_path):
     for name in ("alice", "bob"):
         _learner_copy(cohort / name)
 
-    with pytest.raises(SubmissionError, match=r"holds 2 learner copies \(alice, bob\)"):
+    with pytest.raises(SubmissionError, match=r"contains 2 learner copies \(alice, bob\)"):
         open_submission(cohort, tmp_path / "scratch")
 
 

@@ -1,7 +1,7 @@
 """Run a grading process apart from the grader: own process group, memory cap, no network.
 
 Which protections apply depends on the operating system, so they are probed once and the
-results files say which ones held.
+results files list the ones that held.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ PROBE_TIMEOUT_SECONDS = 10
 
 @dataclass(frozen=True)
 class Protections:
-    """What the operating system lets the grader enforce, in words for the results files."""
+    """The protections this operating system allows, with their descriptions for the results."""
 
     network_prefix: tuple[str, ...]
     network: str
@@ -64,7 +64,7 @@ def _probe_network() -> tuple[tuple[str, ...], str]:
 
     ``unshare --net`` gives the process a network namespace of its own with only a loopback
     interface, which ``checks.grading.confine`` brings up so kata servers on 127.0.0.1 still
-    work. Without root, ``--map-root-user`` asks for a user namespace first; some systems
+    work. Without root, ``--map-root-user`` requests a user namespace first. Some systems
     forbid both.
     """
     unshare = shutil.which("unshare")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from checks.manifest import Kata, Manifest
 
-# What a grading workspace copies from the pristine checkout: the suites and the settings
-# pytest reads. Nothing else runs, so nothing else is copied.
+# The items a grading workspace copies from the pristine checkout: the suites, the fixtures
+# and the settings pytest reads. Nothing else runs, so nothing else is copied.
 WORKSPACE_ITEMS = ("katas", "fixtures", "pyproject.toml")
 COLLECTION_TIMEOUT_SECONDS = 300
 
@@ -83,7 +83,7 @@ def load_pristine_track(root: Path, manifest: Manifest, katas: list[Kata]) -> Pr
         }
         ids = tuple(test_id for test_id in test_ids if test_id.startswith(f"katas/{kata.id}/"))
         if not ids:
-            raise PristineError(f"The pristine suite of {kata.id} holds no tests.")
+            raise PristineError(f"The pristine suite of {kata.id} contains no tests.")
         sources, tasks = _read_suite(folder)
         entries.append(PristineKata(kata, digests, ids, sources, tasks))
     return PristineTrack(root, manifest, tuple(entries))

@@ -22,7 +22,7 @@ RESULTS_VERSION = 3
 RESULTS_FILE = "results.json"
 GRADEBOOK_FILE = "gradebook.csv"
 SUMMARY_FILE = "summary.md"
-# The Exercism format cuts a test's output at 500 characters and says so.
+# The Exercism format cuts a test's output at 500 characters and appends a notice.
 MAX_OUTPUT = 500
 TRUNCATION_NOTE = "\n[Output was truncated. Please limit to 500 chars]"
 

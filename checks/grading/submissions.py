@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
-# A learner's copy holds a few hundred kilobytes of source; these caps leave ample room while
-# stopping an archive that unpacks to gigabytes.
+# A learner's copy contains a few hundred kilobytes of source. These caps leave ample room
+# but stop an archive that unpacks to gigabytes.
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 MAX_MEMBERS = 20_000
 MANIFEST_PATH = Path("katas") / "katas.toml"
@@ -70,7 +70,7 @@ def open_submission(source: Path, scratch: Path) -> Submission:
 
 
 def checkout_root(folder: Path, source: Path | None = None) -> Path:
-    """Return the folder that holds ``katas/``: ``folder`` itself or its only subfolder.
+    """Return the folder that contains ``katas/``: ``folder`` itself or its only subfolder.
 
     ``source`` names the submission in errors; by default ``folder`` does.
     """
@@ -84,7 +84,7 @@ def checkout_root(folder: Path, source: Path | None = None) -> Path:
     if len(copies) > 1:
         listed = ", ".join(copies[:3]) + (", ..." if len(copies) > 3 else "")
         raise SubmissionError(
-            f"{source}: holds {len(copies)} learner copies ({listed}), not one. Pass each "
+            f"{source}: contains {len(copies)} learner copies ({listed}), not one. Pass each "
             f"copy as its own submission, for example `katas grade {source}/* --out ...`."
         )
     raise SubmissionError(

@@ -1,7 +1,7 @@
 """Find the signs of tampering in a submission's files.
 
 None of these files can change a grade, because a grading workspace receives only the
-solution modules. They are reported so an instructor sees the attempt.
+solution modules. They are reported so that an instructor learns of the attempt.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover (Python 3.10)
     import tomli as tomllib
 
-# Folders a learner's copy may contain that say nothing about tampering.
+# Folders in a learner's copy that are irrelevant to tampering.
 SKIPPED_FOLDERS = {".git", ".venv", "venv", "__pycache__", ".katas", "node_modules", ".tox"}
 # Files that load code into pytest or into every Python process that starts.
 STARTUP_FILES = {"sitecustomize.py", "usercustomize.py"}
