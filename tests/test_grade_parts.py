@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import subprocess
 import sys
 import tarfile
 import time
@@ -384,3 +385,26 @@ def test_empty_shard_keeps_earlier_results(in_checkout, tmp_path, capsys):
     assert [row["submission"] for row in rows] == ["early"]
     assert "Left other-katas out of the gradebook" in printed
     assert "| early |" in (out / "summary.md").read_text(encoding="utf-8")
+
+
+def test_edited_pristine_suite_listed(tmp_path):
+    suite = tmp_path / "katas" / "phase1" / "demo" / "test_demo.py"
+    stub = tmp_path / "katas" / "phase1" / "demo" / "demo.py"
+    suite.parent.mkdir(parents=True)
+    suite.write_text("def test_x():\n    pass\n", encoding="utf-8")
+    stub.write_text("X = 1\n", encoding="utf-8")
+    identity = ["-c", "user.name=Katas Test", "-c", "user.email=katas-test@example.invalid"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "Start"]):
+        subprocess.run(["git", *identity, *command], cwd=tmp_path, check=True)
+    suite.write_text("def test_x():\n    assert True\n", encoding="utf-8")
+    stub.write_text("X = 2\n", encoding="utf-8")
+
+    edited = grade_command.edited_pristine_files(tmp_path)
+
+    assert edited == ["katas/phase1/demo/test_demo.py"]
+
+
+def test_pristine_outside_git_lists_nothing(tmp_path):
+    (tmp_path / "katas").mkdir()
+
+    assert grade_command.edited_pristine_files(tmp_path) == []

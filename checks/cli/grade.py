@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -63,6 +64,17 @@ def run_grade(checkout: Path, manifest: Manifest, arguments: argparse.Namespace)
     )
     for name, text in described.items():
         output.console.print(Text(f"  {name}: {text}", style="dim"))
+    edited = edited_pristine_files(pristine_root)
+    if edited:
+        listed = ", ".join(edited[:5]) + (f" and {len(edited) - 5} more" if len(edited) > 5 else "")
+        output.console.print(
+            Text(
+                f"Warning: the pristine checkout {pristine_root} has uncommitted changes to files "
+                f"that decide grades: {listed}. Restore or commit them (see `git status`) to "
+                "grade against the suites as released.",
+                style="bold yellow",
+            )
+        )
 
     try:
         track = load_pristine_track(pristine_root, pristine_manifest, katas)
@@ -90,6 +102,37 @@ def run_grade(checkout: Path, manifest: Manifest, arguments: argparse.Namespace)
             f"into {out}; delete their folders there to leave them out."
         )
     return 1 if any(document["status"] == "error" for document in documents) else 0
+
+
+def edited_pristine_files(root: Path) -> list[str]:
+    """Return the files under katas/ and fixtures/ that differ from Git's HEAD in ``root``.
+
+    Solution modules are left out: grading replaces them with the submission's. Outside a
+    Git work tree, or without git, nothing can be compared and the list is empty.
+    """
+    try:
+        completed = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--", "katas", "fixtures"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if completed.returncode != 0:
+        return []
+    edited = []
+    for line in completed.stdout.splitlines():
+        path = line[3:].strip().strip('"')
+        parts = path.split("/")
+        is_solution_module = (
+            len(parts) == 4 and parts[0] == "katas" and parts[3] == f"{parts[2]}.py"
+        )
+        if path and not is_solution_module:
+            edited.append(path)
+    return edited
 
 
 def _earlier_results(out: Path, graded_now: set[str], track: PristineTrack) -> list[dict]:
