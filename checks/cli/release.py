@@ -120,8 +120,8 @@ def run_release(checkout: Path, manifest: Manifest, out: Path, force: bool) -> i
         target = _check_out_folder(checkout, out)
         previous = read_record(target)
         source = describe_source(checkout)
-        planned = plan_release(checkout, manifest)
         stubs = generated_stubs(checkout)
+        planned = plan_release(checkout, manifest, stubs)
     except ReleaseError as error:
         output.error(str(error), hint=error.hint)
         return error.exit_code
@@ -165,7 +165,9 @@ def _check_out_folder(checkout: Path, out: Path) -> Path:
 # -- what the copy contains ------------------------------------------------------------------
 
 
-def plan_release(checkout: Path, manifest: Manifest) -> dict[str, PlannedFile]:
+def plan_release(
+    checkout: Path, manifest: Manifest, stubs: dict[str, str]
+) -> dict[str, PlannedFile]:
     """Return every file of the learner copy by its path relative to OUT."""
     planned: dict[str, PlannedFile] = {}
     for relative in shipped_paths(checkout):
@@ -174,7 +176,7 @@ def plan_release(checkout: Path, manifest: Manifest) -> dict[str, PlannedFile]:
         planned[relative] = PlannedFile(path.read_bytes(), executable)
     # The stubs come from the references, never from the working tree, where a maintainer
     # or an instructor trying the katas may have solved them.
-    for relative, content in generated_stubs(checkout).items():
+    for relative, content in stubs.items():
         planned[relative] = PlannedFile(content.encode("utf-8"))
 
     planned[LEARNER_README] = PlannedFile(render_learner_readme(manifest).encode("utf-8"))

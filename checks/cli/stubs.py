@@ -68,7 +68,7 @@ def _back_up(checkout: Path, stub: Path) -> Path | None:
     """Copy an existing stub to .katas/backups/ before it is replaced, and return the copy.
 
     A learner may have written their solution into the stub, and regenerating it must not
-    lose that work. A stub that Git holds unchanged needs no copy: Git can restore it.
+    lose that work. A stub that Git tracks unchanged needs no copy: Git can restore it.
     """
     if not stub.is_file() or _committed_unchanged(checkout, stub):
         return None

@@ -1,4 +1,4 @@
-"""Mutant: best_child_run_id indexes the search result without checking that it holds a child.
+"""Mutant: best_child_run_id indexes the search result without checking that it contains a child.
 
 Rejected by: test_search_rejects_parent_without_scored_children
 Message: failed on an empty search result
